@@ -1,0 +1,6 @@
+"""Image data for MAE: sources (bundled sample, TFDS, folders, arrays) and the input pipeline."""
+
+from keras_mae.data.pipeline import make_dataset
+from keras_mae.data.sources import ImageSource, from_arrays, from_folder, from_tfds, sample_source
+
+__all__ = ["ImageSource", "from_arrays", "from_folder", "from_tfds", "make_dataset", "sample_source"]

@@ -1,0 +1,107 @@
+"""The light MAE decoder (section 3): it fills every removed position with a shared learned mask
+token, restores patch order, adds its own sin-cos positions and predicts each patch's pixels."""
+
+import keras
+from keras import ops
+
+from keras_mae.pos_embed import sincos_2d
+from keras_mae.transformer import TransformerBlock, layer_norm
+
+
+@keras.saving.register_keras_serializable(package="keras_mae")
+class MAEDecoder(keras.layers.Layer):
+    """call(tokens [B, 1 + K, D_enc], ids_restore [B, L]) -> pixel predictions [B, L, output_dim]."""
+
+    def __init__(
+        self,
+        grid_size,
+        hidden_dim,
+        num_layers,
+        num_heads,
+        mlp_dim,
+        output_dim,
+        layer_norm_epsilon=1e-6,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.grid_size = tuple(grid_size)
+        self.hidden_dim = hidden_dim
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.mlp_dim = mlp_dim
+        self.output_dim = output_dim
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.num_patches = self.grid_size[0] * self.grid_size[1]
+
+    def build(self, tokens_shape, ids_restore_shape=None):
+        token_shape = (None, self.num_patches + 1, self.hidden_dim)
+        self.embed = keras.layers.Dense(
+            self.hidden_dim,
+            kernel_initializer="glorot_uniform",
+            name="embed",
+            dtype=self.dtype_policy,
+        )
+        self.embed.build(tokens_shape)
+        self.mask_token = self.add_weight(
+            shape=(1, 1, self.hidden_dim),
+            initializer=keras.initializers.RandomNormal(stddev=0.02),
+            name="mask_token",
+        )
+        self.pos_embed = self.add_weight(
+            shape=(1, self.num_patches + 1, self.hidden_dim),
+            initializer="zeros",
+            trainable=False,
+            name="pos_embed",
+        )
+        self.pos_embed.assign(sincos_2d(self.hidden_dim, self.grid_size, cls_token=True)[None])
+        self.blocks = []
+        for index in range(self.num_layers):
+            block = TransformerBlock(
+                self.hidden_dim,
+                self.num_heads,
+                self.mlp_dim,
+                self.layer_norm_epsilon,
+                name=f"block_{index}",
+                dtype=self.dtype_policy,
+            )
+            block.build(token_shape)
+            self.blocks.append(block)
+        self.norm = layer_norm(self.layer_norm_epsilon, "norm", self.dtype_policy)
+        self.norm.build(token_shape)
+        self.pred = keras.layers.Dense(
+            self.output_dim,
+            kernel_initializer="glorot_uniform",
+            name="pred",
+            dtype=self.dtype_policy,
+        )
+        self.pred.build(token_shape)
+
+    def call(self, tokens, ids_restore):
+        x = self.embed(tokens)
+        batch, visible = ops.shape(x)[0], x.shape[1] - 1
+        mask_tokens = ops.tile(
+            ops.cast(self.mask_token, self.compute_dtype),
+            (batch, self.num_patches - visible, 1),
+        )
+        patches = ops.concatenate([x[:, 1:], mask_tokens], axis=1)
+        patches = ops.take_along_axis(patches, ids_restore[:, :, None], axis=1)
+        x = ops.concatenate([x[:, :1], patches], axis=1)
+        x = x + ops.cast(self.pos_embed, self.compute_dtype)
+        for block in self.blocks:
+            x = block(x)
+        return self.pred(self.norm(x))[:, 1:]
+
+    def compute_output_shape(self, tokens_shape, ids_restore_shape=None):
+        return (tokens_shape[0], self.num_patches, self.output_dim)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "grid_size": self.grid_size,
+            "hidden_dim": self.hidden_dim,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "mlp_dim": self.mlp_dim,
+            "output_dim": self.output_dim,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+        }

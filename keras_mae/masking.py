@@ -1,0 +1,38 @@
+"""Per-sample random masking (MAE section 3): shuffle patches by noise, keep the first part.
+
+Pure functions of the noise, so that a given `noise` gives one mask on any device, with or
+without XLA, and so that tests can pin the mask.
+"""
+
+from keras import ops
+
+
+def num_visible(num_patches, mask_ratio):
+    """How many patches stay visible: `int(L * (1 - mask_ratio))`, as the reference."""
+    if not 0.0 <= mask_ratio < 1.0:
+        raise ValueError(
+            f"mask_ratio must be in [0, 1), got {mask_ratio}. The paper uses 0.75; "
+            "features of the whole image come from `encode`."
+        )
+    keep = int(num_patches * (1 - mask_ratio))
+    if keep < 1:
+        raise ValueError(
+            f"mask_ratio {mask_ratio} leaves no visible patch of {num_patches}; lower it below "
+            f"{1 - 1 / num_patches:.4f}."
+        )
+    return keep
+
+
+def random_masking(noise, keep):
+    """Masking from noise [B, L]: patches with the `keep` smallest noise values stay visible.
+
+    Returns:
+        ids_keep: [B, keep] indices of the visible patches, in shuffled order.
+        mask: [B, L] float32, 1 where a patch is removed, 0 where visible, in original order.
+        ids_restore: [B, L] the permutation that undoes the shuffle.
+    """
+    ids_shuffle = ops.argsort(noise, axis=1)
+    ids_restore = ops.argsort(ids_shuffle, axis=1)
+    ids_keep = ids_shuffle[:, :keep]
+    mask = ops.cast(ids_restore >= keep, "float32")
+    return ids_keep, mask, ids_restore

@@ -1,0 +1,139 @@
+"""A whole pretraining run from a config: data, model, optimiser, `model.fit`, artefacts.
+
+`train.py` is its command line; tests call `run` directly.
+"""
+
+import json
+import math
+import pathlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from keras_mae.data import from_folder, from_tfds, make_dataset, sample_source
+from keras_mae.model import MaskedAutoencoder
+from keras_mae.optim import adamw, scaled_learning_rate, warmup_cosine
+from keras_mae.visualize import save_reconstruction_figure
+
+
+def load_source(data_config, split):
+    """The `ImageSource` for `split` (a split name, or a folder path for source "folder")."""
+    if data_config.source == "sample":
+        return sample_source(split)
+    if data_config.source == "folder":
+        return from_folder(split, data_config.num_channels, shuffle=True)
+    if data_config.source == "tfds":
+        return from_tfds(
+            data_config.tfds_name,
+            split,
+            data_dir=data_config.tfds_data_dir or None,
+            download=data_config.tfds_download,
+        )
+    raise ValueError(
+        f"Unknown data.source {data_config.source!r}; use 'sample', 'tfds' or 'folder'."
+    )
+
+
+def with_fixed_noise(dataset, num_patches, seed):
+    """Batches -> {"images", "noise"} with noise fixed per batch index, so that held-out losses
+    of different epochs (and runs) are measured on the same masks."""
+
+    def add_noise(index, images):
+        noise = tf.random.stateless_uniform(
+            (tf.shape(images)[0], num_patches), seed=tf.stack([tf.cast(seed, tf.int64), index])
+        )
+        return {"images": images, "noise": noise}
+
+    return dataset.enumerate().map(add_noise)
+
+
+def build_model(config):
+    """The `MaskedAutoencoder` a config describes."""
+    return MaskedAutoencoder.from_preset(
+        config.model.preset,
+        image_size=tuple(config.data.image_size),
+        num_channels=config.data.num_channels,
+        mask_ratio=config.model.mask_ratio,
+        norm_pix_loss=config.model.norm_pix_loss,
+        seed=config.seed,
+    )
+
+
+def run(config, workdir):
+    """Pretrain as `config` says, writing checkpoints, logs, the model and a figure to `workdir`."""
+    workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+    keras.utils.set_random_seed(config.seed)
+
+    data = config.data
+    image_size = tuple(data.image_size)
+    train_source = load_source(data, data.train)
+    train_ds = make_dataset(
+        train_source, image_size, data.mean, data.std, config.batch_size,
+        training=True, seed=config.seed, crop_scale=tuple(data.crop_scale),
+    )
+    steps_per_epoch = config.steps_per_epoch or train_source.num_examples // config.batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(
+            f"The training data has {train_source.num_examples} images, fewer than one batch "
+            f"of {config.batch_size}. Lower batch_size or add data."
+        )
+    if config.steps_per_epoch:
+        train_ds = train_ds.repeat()
+
+    model = build_model(config)
+    total_steps = steps_per_epoch * config.epochs
+    peak_lr = scaled_learning_rate(config.optim.base_lr, config.batch_size)
+    schedule = warmup_cosine(
+        peak_lr, total_steps, steps_per_epoch * config.optim.warmup_epochs, config.optim.min_lr
+    )
+    logging.info("lr = base_lr %g x batch %d / 256 = %g", config.optim.base_lr,
+                 config.batch_size, peak_lr)
+    model.compile(
+        optimizer=adamw(model, schedule, config.optim.weight_decay,
+                        config.optim.beta_1, config.optim.beta_2),
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+    )
+
+    eval_ds = None
+    if data.eval:
+        eval_source = load_source(data, data.eval)
+        eval_ds = with_fixed_noise(
+            make_dataset(eval_source, image_size, data.mean, data.std, config.batch_size,
+                         training=False),
+            model.num_patches, config.seed,
+        )
+        if config.eval_steps:
+            eval_ds = eval_ds.take(config.eval_steps)
+
+    callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.BackupAndRestore(str(workdir / "backup")),
+        keras.callbacks.ModelCheckpoint(str(workdir / "checkpoints" / "epoch_{epoch:03d}.keras")),
+        keras.callbacks.TensorBoard(str(workdir / "tensorboard"),
+                                    update_freq=config.log_every_steps),
+    ]
+    history = model.fit(
+        train_ds,
+        epochs=config.epochs,
+        steps_per_epoch=steps_per_epoch if config.steps_per_epoch else None,
+        validation_data=eval_ds,
+        callbacks=callbacks,
+        shuffle=False,  # The pipeline shuffles.
+    )
+    model.save(workdir / "model.keras")
+    (workdir / "history.json").write_text(json.dumps(history.history, indent=2, default=float))
+
+    figure_source = eval_ds if eval_ds is not None else train_ds
+    batch = next(iter(figure_source))
+    images = batch["images"] if isinstance(batch, dict) else batch
+    save_reconstruction_figure(
+        model, images[: config.num_figure_images], data.mean, data.std,
+        workdir / "reconstructions.png",
+        noise=batch["noise"][: config.num_figure_images] if isinstance(batch, dict) else None,
+    )
+    return model, history

@@ -1,0 +1,92 @@
+"""The pre-norm ViT block of the reference (timm `Block`): x + MSA(LN(x)), then x + MLP(LN(x))."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_mae")
+class MultiHeadSelfAttention(keras.layers.Layer):
+    """Self-attention with one fused qkv projection (with bias), as timm's `Attention`.
+
+    [B, N, D] -> [B, N, D]. Attention logits and softmax run in float32 under mixed precision.
+    """
+
+    def __init__(self, hidden_dim, num_heads, **kwargs):
+        super().__init__(**kwargs)
+        if hidden_dim % num_heads:
+            raise ValueError(f"hidden_dim {hidden_dim} is not divisible by num_heads {num_heads}.")
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+
+    def build(self, input_shape):
+        self.qkv = keras.layers.Dense(
+            3 * self.hidden_dim, name="qkv", dtype=self.dtype_policy, **_linear_init()
+        )
+        self.qkv.build(input_shape)
+        self.proj = keras.layers.Dense(
+            self.hidden_dim, name="proj", dtype=self.dtype_policy, **_linear_init()
+        )
+        self.proj.build(input_shape)
+
+    def call(self, x):
+        head_dim = self.hidden_dim // self.num_heads
+        qkv = ops.reshape(self.qkv(x), (-1, x.shape[1], 3, self.num_heads, head_dim))
+        query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+        logits = ops.einsum("bqhd,bkhd->bhqk", query * head_dim**-0.5, key)
+        weights = ops.cast(ops.softmax(ops.cast(logits, "float32"), axis=-1), x.dtype)
+        out = ops.einsum("bhqk,bkhd->bqhd", weights, value)
+        return self.proj(ops.reshape(out, (-1, x.shape[1], self.hidden_dim)))
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_dim": self.hidden_dim, "num_heads": self.num_heads}
+
+
+@keras.saving.register_keras_serializable(package="keras_mae")
+class TransformerBlock(keras.layers.Layer):
+    """One pre-norm transformer block: [B, N, D] -> [B, N, D]."""
+
+    def __init__(self, hidden_dim, num_heads, mlp_dim, layer_norm_epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+        self.mlp_dim = mlp_dim
+        self.layer_norm_epsilon = layer_norm_epsilon
+
+    def build(self, input_shape):
+        self.norm1 = layer_norm(self.layer_norm_epsilon, "norm1", self.dtype_policy)
+        self.attn = MultiHeadSelfAttention(
+            self.hidden_dim, self.num_heads, name="attn", dtype=self.dtype_policy
+        )
+        self.norm2 = layer_norm(self.layer_norm_epsilon, "norm2", self.dtype_policy)
+        self.fc1 = keras.layers.Dense(
+            self.mlp_dim, activation="gelu", name="fc1", dtype=self.dtype_policy, **_linear_init()
+        )
+        self.fc2 = keras.layers.Dense(
+            self.hidden_dim, name="fc2", dtype=self.dtype_policy, **_linear_init()
+        )
+        for layer in (self.norm1, self.attn, self.norm2, self.fc1):
+            layer.build(input_shape)
+        self.fc2.build((*input_shape[:-1], self.mlp_dim))
+
+    def call(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.fc2(self.fc1(self.norm2(x)))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "hidden_dim": self.hidden_dim,
+            "num_heads": self.num_heads,
+            "mlp_dim": self.mlp_dim,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+        }
+
+
+def layer_norm(epsilon, name, dtype):
+    """LayerNorm over the last axis, initialised to scale 1 and offset 0 (Keras' default)."""
+    return keras.layers.LayerNormalization(epsilon=epsilon, name=name, dtype=dtype)
+
+
+def _linear_init():
+    """The reference's `_init_weights` for nn.Linear: xavier-uniform weight, zero bias."""
+    return {"kernel_initializer": "glorot_uniform", "bias_initializer": "zeros"}
