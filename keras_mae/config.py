@@ -41,6 +41,5 @@ def default_config():
     config.seed = 0  # Seeds weights, masking, shuffling and augmentation.
     config.jit_compile = True  # XLA-compile the training step.
     config.steps_per_execution = 1  # Training steps per compiled call.
-    config.log_every_steps = 50  # TensorBoard scalar frequency (steps).
     config.num_figure_images = 8  # Images in the reconstruction figure.
     return config

@@ -114,8 +114,9 @@ def run(config, workdir):
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.BackupAndRestore(str(workdir / "backup")),
         keras.callbacks.ModelCheckpoint(str(workdir / "checkpoints" / "epoch_{epoch:03d}.keras")),
-        keras.callbacks.TensorBoard(str(workdir / "tensorboard"),
-                                    update_freq=config.log_every_steps),
+        # Per-epoch scalars: with update_freq=N, Keras 3.15 drops the epoch summaries of epochs
+        # whose last step is not a multiple of N.
+        keras.callbacks.TensorBoard(str(workdir / "tensorboard")),
     ]
     history = model.fit(
         train_ds,

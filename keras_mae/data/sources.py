@@ -107,7 +107,10 @@ def from_tfds(name, split="train", data_dir=None, download=True, shuffle_files=F
         label = example[label_key] if label_feature is not None else tf.constant(-1)
         return example[image_key], tf.cast(label, tf.int64)
 
-    num_examples = info.splits[split].num_examples
+    try:
+        num_examples = info.splits[split].num_examples
+    except KeyError:  # no split metadata (e.g. under tfds.testing.mock_data): count instead
+        num_examples = int(dataset.reduce(0, lambda count, _: count + 1))
     dataset = dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)
     return ImageSource(dataset, num_examples, class_names)
 
