@@ -39,7 +39,15 @@ def default_config():
     config.steps_per_epoch = 0  # 0 = one pass over the training data.
     config.eval_steps = 0  # 0 = the whole held-out split.
     config.seed = 0  # Seeds weights, masking, shuffling and augmentation.
-    config.jit_compile = True  # XLA-compile the training step.
+    config.jit_compile = True  # XLA-compile the training step (where TF can; see README).
     config.steps_per_execution = 1  # Training steps per compiled call.
+    config.mixed_precision = ""  # "", "mixed_bfloat16" (TPU, CPU) or "mixed_float16" (GPU).
+    config.backup_every_steps = 0  # Resumable backup every N steps; 0 = at each epoch's end.
+
+    config.strategy = "auto"  # auto | one_device | mirrored | multi_worker | tpu.
+    config.tpu = ""  # TPU name or grpc:// address; "local" on a TPU VM; "" = $TPU_NAME.
+    config.tpu_zone = ""  # GCP zone of the TPU, if it is named.
+    config.tpu_project = ""  # GCP project of the TPU, if it is named.
+    config.num_cpu_devices = 0  # >1 splits the CPU into logical devices (tests, no GPU).
     config.num_figure_images = 8  # Images in the reconstruction figure.
     return config

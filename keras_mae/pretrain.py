@@ -3,16 +3,21 @@
 `train.py` is its command line; tests call `run` directly.
 """
 
+import hashlib
 import json
-import math
 import pathlib
+import shutil
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from keras_mae.backup import AtomicBackupAndRestore
 from keras_mae.data import from_folder, from_tfds, make_dataset, sample_source
+from keras_mae.distribute import (
+    check_global_batch, is_chief, jit_compile_for, make_strategy, split_cpu,
+)
 from keras_mae.model import MaskedAutoencoder
 from keras_mae.optim import adamw, scaled_learning_rate, warmup_cosine
 from keras_mae.visualize import save_reconstruction_figure
@@ -62,11 +67,22 @@ def build_model(config):
 
 
 def run(config, workdir):
-    """Pretrain as `config` says, writing checkpoints, logs, the model and a figure to `workdir`."""
+    """Pretrain as `config` says, writing checkpoints, logs, the model and a figure to `workdir`.
+
+    Under multi-worker training every worker runs this; only the chief keeps what it writes.
+    """
+    if config.num_cpu_devices > 1:
+        split_cpu(config.num_cpu_devices)
+    strategy = make_strategy(config)
+    chief = is_chief(strategy)
     workdir = pathlib.Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+    outdir = workdir if chief else worker_scratch_dir(workdir, strategy)
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "config.json").write_text(config.to_json_best_effort(indent=2))
     keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision:
+        keras.mixed_precision.set_dtype_policy(config.mixed_precision)
+    check_global_batch(config.batch_size, strategy)
 
     data = config.data
     image_size = tuple(data.image_size)
@@ -84,27 +100,30 @@ def run(config, workdir):
     if config.steps_per_epoch:
         train_ds = train_ds.repeat()
 
-    model = build_model(config)
     total_steps = steps_per_epoch * config.epochs
     peak_lr = scaled_learning_rate(config.optim.base_lr, config.batch_size)
-    schedule = warmup_cosine(
-        peak_lr, total_steps, steps_per_epoch * config.optim.warmup_epochs, config.optim.min_lr
-    )
-    logging.info("lr = base_lr %g x batch %d / 256 = %g", config.optim.base_lr,
-                 config.batch_size, peak_lr)
-    model.compile(
-        optimizer=adamw(model, schedule, config.optim.weight_decay,
-                        config.optim.beta_1, config.optim.beta_2),
-        jit_compile=config.jit_compile,
-        steps_per_execution=config.steps_per_execution,
-    )
+    logging.info("lr = base_lr %g x global batch %d / 256 = %g (%d replicas)",
+                 config.optim.base_lr, config.batch_size, peak_lr,
+                 strategy.num_replicas_in_sync)
+    with strategy.scope():
+        model = build_model(config)
+        schedule = warmup_cosine(
+            peak_lr, total_steps, steps_per_epoch * config.optim.warmup_epochs,
+            config.optim.min_lr,
+        )
+        model.compile(
+            optimizer=adamw(model, schedule, config.optim.weight_decay,
+                            config.optim.beta_1, config.optim.beta_2),
+            jit_compile=jit_compile_for(strategy, config.jit_compile),
+            steps_per_execution=config.steps_per_execution,
+        )
 
     eval_ds = None
     if data.eval:
         eval_source = load_source(data, data.eval)
         eval_ds = with_fixed_noise(
             make_dataset(eval_source, image_size, data.mean, data.std, config.batch_size,
-                         training=False),
+                         training=False, drop_remainder=True),
             model.num_patches, config.seed,
         )
         if config.eval_steps:
@@ -112,11 +131,11 @@ def run(config, workdir):
 
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.BackupAndRestore(str(workdir / "backup")),
-        keras.callbacks.ModelCheckpoint(str(workdir / "checkpoints" / "epoch_{epoch:03d}.keras")),
+        AtomicBackupAndRestore(str(outdir / "backup"), save_freq=config.backup_every_steps or "epoch"),
+        keras.callbacks.ModelCheckpoint(str(outdir / "checkpoints" / "epoch_{epoch:03d}.keras")),
         # Per-epoch scalars: with update_freq=N, Keras 3.15 drops the epoch summaries of epochs
         # whose last step is not a multiple of N.
-        keras.callbacks.TensorBoard(str(workdir / "tensorboard")),
+        keras.callbacks.TensorBoard(str(outdir / "tensorboard")),
     ]
     history = model.fit(
         train_ds,
@@ -126,9 +145,13 @@ def run(config, workdir):
         callbacks=callbacks,
         shuffle=False,  # The pipeline shuffles.
     )
+    logging.info("final weights fingerprint: %s", weights_fingerprint(model))
+    if not chief:
+        shutil.rmtree(outdir, ignore_errors=True)
+        return model, history
+
     model.save(workdir / "model.keras")
     (workdir / "history.json").write_text(json.dumps(history.history, indent=2, default=float))
-
     figure_source = eval_ds if eval_ds is not None else train_ds
     batch = next(iter(figure_source))
     images = batch["images"] if isinstance(batch, dict) else batch
@@ -138,3 +161,17 @@ def run(config, workdir):
         noise=batch["noise"][: config.num_figure_images] if isinstance(batch, dict) else None,
     )
     return model, history
+
+
+def worker_scratch_dir(workdir, strategy):
+    """Where a non-chief worker writes (and later deletes) its copies, as the TF docs prescribe."""
+    resolver = strategy.cluster_resolver
+    return workdir / ".workers" / f"{resolver.task_type}_{resolver.task_id}"
+
+
+def weights_fingerprint(model):
+    """A short hash of every weight's bytes: equal on workers that hold the same model."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+    return digest.hexdigest()[:16]

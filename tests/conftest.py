@@ -9,6 +9,12 @@ import tarfile
 
 import pytest
 
+from keras_mae.distribute import split_cpu
+
+# Two logical CPU devices, so that MirroredStrategy runs in-process without GPUs. It must happen
+# before TensorFlow initialises its devices, hence at import.
+split_cpu(2)
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 CIFAR_ARCHIVE = SHARED_DATA / "cifar10-jpeg" / "cifar10-jpeg-q75.tar.gz"
