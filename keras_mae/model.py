@@ -149,13 +149,13 @@ class MaskedAutoencoder(keras.Model):
         gradients = tape.gradient(scaled_loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
         self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result(), "lr": self.optimizer.learning_rate}
+        return _step_logs({"loss": self.loss_tracker.result(), "lr": self.optimizer.learning_rate})
 
     def test_step(self, data):
         images, noise = _unpack_batch(data)
         outputs = self(images, noise=noise, training=False)
         self.loss_tracker.update_state(self.compute_masked_loss(images, outputs))
-        return {"loss": self.loss_tracker.result()}
+        return _step_logs({"loss": self.loss_tracker.result()})
 
     def get_config(self):
         return {
@@ -176,6 +176,14 @@ class MaskedAutoencoder(keras.Model):
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "seed": self.seed,
         }
+
+
+def _step_logs(logs):
+    """Under MultiWorkerMirroredStrategy Keras 3.15 averages step logs along axis 0, which
+    scalars lack (tensorflow#72388): give them that axis there."""
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return {name: ops.reshape(value, (1,)) for name, value in logs.items()}
+    return logs
 
 
 def _unpack_batch(data):

@@ -121,11 +121,11 @@ def run(config, workdir):
     eval_ds = None
     if data.eval:
         eval_source = load_source(data, data.eval)
-        eval_ds = with_fixed_noise(
-            make_dataset(eval_source, image_size, data.mean, data.std, config.batch_size,
-                         training=False, drop_remainder=True),
-            model.num_patches, config.seed,
-        )
+        eval_ds = make_dataset(eval_source, image_size, data.mean, data.std, config.batch_size,
+                               training=False, drop_remainder=True)
+        # Keras 3.15 cannot split dict batches over workers: multi-worker runs use random masks.
+        if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            eval_ds = with_fixed_noise(eval_ds, model.num_patches, config.seed)
         if config.eval_steps:
             eval_ds = eval_ds.take(config.eval_steps)
 
@@ -147,7 +147,7 @@ def run(config, workdir):
     )
     logging.info("final weights fingerprint: %s", weights_fingerprint(model))
     if not chief:
-        shutil.rmtree(outdir, ignore_errors=True)
+        shutil.rmtree(outdir.parent, ignore_errors=True)
         return model, history
 
     model.save(workdir / "model.keras")
@@ -166,7 +166,7 @@ def run(config, workdir):
 def worker_scratch_dir(workdir, strategy):
     """Where a non-chief worker writes (and later deletes) its copies, as the TF docs prescribe."""
     resolver = strategy.cluster_resolver
-    return workdir / ".workers" / f"{resolver.task_type}_{resolver.task_id}"
+    return workdir / f".worker_{resolver.task_type}_{resolver.task_id}" / "scratch"
 
 
 def weights_fingerprint(model):

@@ -1,0 +1,82 @@
+"""`train.py` as separate processes: two workers on 127.0.0.1, and a run killed and resumed."""
+
+import json
+import os
+import pathlib
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SMALL_RUN = ["--config.batch_size=16", "--config.eval_steps=1", "--config.num_figure_images=2"]
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def train_command(workdir, config_file, *flags):
+    return [sys.executable, "train.py", "--config", config_file, *SMALL_RUN,
+            "--workdir", str(workdir), *flags]
+
+
+def fingerprint(output):
+    return re.findall(r"final weights fingerprint: (\w+)", output)
+
+
+def test_two_workers_end_with_identical_weights_and_only_the_chief_keeps_files(tmp_path):
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    processes = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps(
+            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
+        processes.append(subprocess.Popen(
+            train_command(tmp_path / "run", "configs/quickstart.py",
+                          "--config.strategy=multi_worker",
+                          "--config.epochs=2", "--config.steps_per_epoch=3"),
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [p.communicate(timeout=600)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    chief, other = (fingerprint(o) for o in outputs)
+    assert len(chief) == 1 and chief == other
+    kept = sorted(p.name for p in (tmp_path / "run").iterdir())
+    assert kept == ["backup", "checkpoints", "config.json", "history.json", "model.keras",
+                    "reconstructions.png", "tensorboard"]
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == [
+        "epoch_001.keras", "epoch_002.keras"]
+
+
+def test_a_killed_run_resumes_where_it_stopped(cifar_folder, tmp_path):
+    workdir = tmp_path / "run"
+    command = train_command(
+        workdir, "configs/cifar10.py", f"--config.data.train={cifar_folder}/train",
+        f"--config.data.eval={cifar_folder}/test", "--config.model.preset=mae_vit_micro_patch4_32",
+        "--config.epochs=3", "--config.steps_per_epoch=40", "--config.optim.warmup_epochs=1")
+    first = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    deadline = time.time() + 400
+    while not (workdir / "checkpoints" / "epoch_001.keras").exists():
+        assert first.poll() is None and time.time() < deadline, "first run ended early"
+        time.sleep(0.2)
+    time.sleep(2.0)  # well into the second epoch
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert not (workdir / "model.keras").exists()
+
+    second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    epochs_run = re.findall(r"Epoch (\d)/3", second.stdout)
+    assert epochs_run and "1" not in epochs_run and epochs_run[-1] == "3"
+    model = keras.models.load_model(workdir / "model.keras")
+    assert int(model.optimizer.iterations) == 3 * 40
