@@ -150,3 +150,20 @@ def test_xla_falls_back_only_for_cpu_mirrored(caplog):
     assert not distribute.jit_compile_for(mirrored, False)
     assert not distribute.jit_compile_for(mirrored, True)
     assert "XLA is off" in caplog.text
+
+
+def test_mixed_float16_scales_the_loss_and_keeps_the_loss_in_float32():
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        model = MaskedAutoencoder(**TINY, norm_pix_loss=True)
+        model.compile(optimizer=keras.optimizers.AdamW(1e-3))
+        batch = batch_with_noise(model, batch=4)
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+        outputs = model(batch["images"], noise=batch["noise"])
+        assert outputs["pred"].dtype == "float16"
+        assert model.compute_masked_loss(batch["images"], outputs).dtype == "float32"
+        losses = model.fit(tf.data.Dataset.from_tensors(batch).repeat(3), verbose=0)
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    assert np.isfinite(losses.history["loss"][0])
+    assert int(model.optimizer.iterations) == 3

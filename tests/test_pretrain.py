@@ -21,7 +21,8 @@ def test_train_py_writes_checkpoints_logs_model_and_figure(tmp_path):
     result = subprocess.run(
         [sys.executable, "train.py", "--config", "configs/quickstart.py", "--workdir", str(workdir),
          "--config.epochs=2", "--config.steps_per_epoch=4", "--config.eval_steps=2",
-         "--config.batch_size=32", "--config.num_figure_images=3"],
+         "--config.batch_size=32", "--config.num_figure_images=3",
+         "--config.steps_per_execution=2"],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
