@@ -1,6 +1,7 @@
 """`MaskedAutoencoder`: the MAE pretraining model, a `keras.Model` trained with `model.fit`."""
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -71,6 +72,7 @@ class MaskedAutoencoder(keras.Model):
             name="decoder", dtype=self.dtype_policy,
         )
         self.seed_generator = keras.random.SeedGenerator(seed, name="mask_seed")
+        self._step_seed = seed if seed is not None else int(np.random.randint(2**31 - 1))
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.build((None, *self.image_size, num_channels))
 
@@ -100,13 +102,22 @@ class MaskedAutoencoder(keras.Model):
         """Encoder tokens of the whole, unmasked image: [B, H, W, C] -> [B, 1 + L, D]."""
         return self.encoder(images)
 
-    def sample_noise(self, batch_size):
-        """Uniform masking noise [B, L], different on every replica of a distributed step."""
-        seed = ops.cast(self.seed_generator.next(), "int32")
+    def sample_noise(self, batch_size, step=None):
+        """Uniform masking noise [B, L], different on every replica of a distributed step.
+
+        Given the training `step`, the noise is a function of (seed, step, replica) alone, so a
+        run resumed from a backup draws the masks the uninterrupted run would have drawn.
+        """
+        if step is None:
+            seed = ops.cast(self.seed_generator.next(), "int32")
+        else:
+            seed = tf.random.experimental.stateless_fold_in(
+                [self._step_seed, 0], ops.cast(step, "int32"), alg="philox"
+            )
         context = tf.distribute.get_replica_context()
         if context is not None:
-            seed = seed + ops.convert_to_tensor([0, 1], "int32") * ops.cast(
-                context.replica_id_in_sync_group, "int32"
+            seed = tf.random.experimental.stateless_fold_in(
+                seed, context.replica_id_in_sync_group, alg="philox"
             )
         return tf.random.stateless_uniform(
             (batch_size, self.num_patches), seed=seed, alg="philox"
@@ -140,6 +151,8 @@ class MaskedAutoencoder(keras.Model):
 
     def train_step(self, data):
         images, noise = _unpack_batch(data)
+        if noise is None:
+            noise = self.sample_noise(ops.shape(images)[0], step=self.optimizer.iterations)
         with tf.GradientTape() as tape:
             outputs = self(images, noise=noise, training=True)
             loss = self.compute_masked_loss(images, outputs)

@@ -141,3 +141,11 @@ def test_evaluate_with_fixed_noise_reports_the_model_loss(tiny_config):
     reported = model.evaluate({"images": images, "noise": noise}, batch_size=4, verbose=0)
     direct = model.compute_masked_loss(images, model(images, noise=noise))
     np.testing.assert_allclose(reported, float(direct), rtol=1e-6)
+
+
+def test_training_masks_depend_only_on_seed_and_step(tiny_config):
+    first, second = (MaskedAutoencoder(**tiny_config, seed=7) for _ in range(2))
+    noise = lambda model, step: np.asarray(model.sample_noise(3, step=tf.constant(step)))
+    np.testing.assert_array_equal(noise(first, 5), noise(second, 5))  # e.g. after a resume
+    assert not np.array_equal(noise(first, 5), noise(first, 6))
+    assert not np.array_equal(noise(first, 5), noise(MaskedAutoencoder(**tiny_config, seed=8), 5))

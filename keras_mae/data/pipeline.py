@@ -36,4 +36,7 @@ def make_dataset(source, image_size, mean, std, batch_size, training=True, seed=
     if not with_labels:
         dataset = dataset.map(lambda image, label: image)
     drop_remainder = training if drop_remainder is None else drop_remainder
-    return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()  # Multi-worker: each worker keeps every N-th batch.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
