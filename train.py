@@ -4,22 +4,59 @@
     python train.py --config configs/cifar10.py --config.batch_size=256 --config.epochs=100
 
 Writes to --workdir: config.json, TensorBoard logs, a checkpoint per epoch, model.keras and
-reconstructions.png. Re-running the same command resumes an interrupted run.
+reconstructions.png. Re-running the same command resumes an interrupted run. A mistake in the
+command, the config or the data ends in one line, `error: ...`, and exit status 2.
 """
+
+import pathlib
+import sys
 
 from absl import app, flags
 from ml_collections import config_flags
 
 from keras_mae import pretrain
+from keras_mae.config import default_config
+from keras_mae.errors import InputError, Interrupted, MAEError
+from keras_mae.preflight import check_overrides
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/quickstart.py", "Run config file.")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/quickstart", "Where the run writes everything.")
 
 
+def fail(error):
+    """End the process with the error's one-line message: no traceback for the user's mistakes."""
+    print(f"{error.kind}: {error}", file=sys.stderr, flush=True)
+    sys.exit(error.exit_code)
+
+
+def parse_flags(argv):
+    """absl's flag parsing, with config overrides of unknown fields and a missing config file
+    refused in one line."""
+    try:
+        remaining = flags.FLAGS(argv)
+    except (KeyError, AttributeError):  # ml_collections: an override names no field
+        try:
+            check_overrides(argv[1:], default_config())
+        except InputError as error:
+            fail(error)
+        raise
+    config_file = config_flags.get_config_filename(flags.FLAGS["config"])
+    if not pathlib.Path(config_file).is_file():
+        fail(InputError(f"Config file {config_file!r} not found. Pass --config "
+                        "configs/<name>.py (see configs/)."))
+    return remaining
+
+
 def main(argv):
     del argv
-    pretrain.run(_CONFIG.value, _WORKDIR.value)
+    try:
+        pretrain.run(_CONFIG.value, _WORKDIR.value)
+    except MAEError as error:
+        fail(error)
+    except KeyboardInterrupt:
+        fail(Interrupted("Stopped by Ctrl-C; the last backup in the work directory is kept. "
+                         "Resume with the same command."))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -2,7 +2,9 @@
 
 Each backup (weights with optimizer and RNG state, plus the epoch counter) is written into a
 fresh temporary folder that is then renamed into place, so a kill at any moment leaves the
-previous complete backup; restore takes the newest complete one.
+previous complete backup; restore takes the newest complete one. A backup records the shape of
+every weight, so that a model of another architecture is refused with the first weight that
+differs instead of being half loaded.
 """
 
 import json
@@ -11,6 +13,8 @@ import pathlib
 import shutil
 
 import keras
+
+from keras_mae.errors import InputError
 
 _WEIGHTS = "model.weights.h5"
 _METADATA = "training_metadata.json"
@@ -35,10 +39,32 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         states = [p for p in root.glob("state-*") if (p / _METADATA).exists()] if root.exists() else []
         return sorted(states, key=lambda p: int(p.name.split("-")[1]), reverse=True)
 
+    def check_matches(self, model):
+        """Refuse a backup written by a model whose weights have other names or shapes."""
+        states = self._states()
+        if not states:
+            return
+        saved = json.loads((states[0] / _METADATA).read_text()).get("weights")
+        mismatch = saved is not None and first_mismatch(dict(saved), weight_shapes(model))
+        if mismatch:
+            raise InputError(
+                f"The backup in {self.backup_dir} is of another architecture: {mismatch}. "
+                "Use another --workdir for this model, or the config of the run that wrote "
+                "the backup (its config.json) to resume it."
+            )
+
+    def save_now(self):
+        """Back up the current state, e.g. mid-epoch when the run is stopped; resuming repeats
+        this epoch's data pass from these weights and this step. Before `fit` has handed the
+        model to its callbacks, there is nothing new to back up."""
+        if self.model is not None:
+            self._save_model()
+
     def _load_model(self):
         states = self._states()
         if not states:
             return
+        self.check_matches(self.model)
         state = states[0]
         self._sequence = int(state.name.split("-")[1])
         if self.model.optimizer is not None and not self.model.optimizer.built:
@@ -56,8 +82,31 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         self.model.save_weights(staging / _WEIGHTS)
-        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+        metadata = {
+            "epoch": self._current_epoch,
+            "batch": self._last_batch_seen,
+            "weights": list(weight_shapes(self.model).items()),
+        }
         (staging / _METADATA).write_text(json.dumps(metadata))
         os.replace(staging, root / f"state-{self._sequence}")
         for old in self._states()[self.keep:]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def weight_shapes(model):
+    """{weight path within the model: shape list} of every weight, in the model's order."""
+    return {
+        weight.path.removeprefix(f"{model.name}/"): list(weight.shape) for weight in model.weights
+    }
+
+
+def first_mismatch(saved, current):
+    """The first difference between two `weight_shapes`, in words, or None."""
+    for path, shape in current.items():
+        if path not in saved:
+            return f"this model's weight {path!r} {tuple(shape)} is not in it"
+        if saved[path] != shape:
+            return (f"weight {path!r} has shape {tuple(saved[path])} there and "
+                    f"{tuple(shape)} in this model")
+    extra = next((path for path in saved if path not in current), None)
+    return extra and f"its weight {extra!r} {tuple(saved[extra])} is not in this model"

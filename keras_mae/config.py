@@ -3,6 +3,9 @@
 
 import ml_collections
 
+SOURCES = ("sample", "tfds", "folder")
+NAN_POLICIES = ("stop", "skip")
+
 
 def default_config():
     """The paper's pretraining recipe (appendix A.1) on the bundled sample's data settings."""
@@ -43,6 +46,8 @@ def default_config():
     config.steps_per_execution = 1  # Training steps per compiled call.
     config.mixed_precision = ""  # "", "mixed_bfloat16" (TPU, CPU) or "mixed_float16" (GPU).
     config.backup_every_steps = 0  # Resumable backup every N steps; 0 = at each epoch's end.
+    config.keep_checkpoints = 0  # Newest per-epoch .keras checkpoints kept; 0 = all.
+    config.nan_policy = "stop"  # Step with a NaN/Inf loss: "stop" the run, or "skip" the step.
 
     config.strategy = "auto"  # auto | one_device | mirrored | multi_worker | tpu.
     config.tpu = ""  # TPU name or grpc:// address; "local" on a TPU VM; "" = $TPU_NAME.

@@ -9,6 +9,8 @@ import os
 import tensorflow as tf
 from absl import logging
 
+from keras_mae.errors import InputError
+
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
 
 
@@ -41,7 +43,7 @@ def make_tpu_strategy(config):
 def resolve_strategy_name(config):
     """What "auto" means here: a TPU if one is named, else every GPU, else one device."""
     if config.strategy not in STRATEGIES:
-        raise ValueError(
+        raise InputError(
             f"Unknown strategy {config.strategy!r}; use one of {', '.join(STRATEGIES)}."
         )
     if config.strategy != "auto":
@@ -72,7 +74,7 @@ def check_global_batch(global_batch_size, strategy):
     """The global batch must split evenly over the replicas; return the per-replica batch."""
     replicas = strategy.num_replicas_in_sync
     if global_batch_size % replicas:
-        raise ValueError(
+        raise InputError(
             f"Global batch size {global_batch_size} is not divisible by the {replicas} replicas. "
             f"Use a multiple of {replicas}, e.g. --config.batch_size="
             f"{max(replicas, global_batch_size // replicas * replicas)}."

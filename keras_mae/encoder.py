@@ -7,6 +7,7 @@ It knows nothing of masking or decoders: given `keep_indices` it embeds only tho
 import keras
 from keras import ops
 
+from keras_mae.errors import InputError
 from keras_mae.patching import PatchEmbedding, check_patch_grid
 from keras_mae.pos_embed import sincos_2d
 from keras_mae.transformer import TransformerBlock, layer_norm
@@ -99,7 +100,7 @@ class ViTEncoder(keras.layers.Layer):
     def _check_images(self, images):
         height, width, channels = images.shape[1:]
         if (height, width) != self.image_size or channels != self.num_channels:
-            raise ValueError(
+            raise InputError(
                 f"This encoder takes {self.image_size[0]}x{self.image_size[1]} images with "
                 f"{self.num_channels} channel(s), got {height}x{width} with {channels}. Resize "
                 "the images (config data.image_size), convert them (data.num_channels), or "

@@ -6,17 +6,19 @@ without XLA, and so that tests can pin the mask.
 
 from keras import ops
 
+from keras_mae.errors import InputError
+
 
 def num_visible(num_patches, mask_ratio):
     """How many patches stay visible: `int(L * (1 - mask_ratio))`, as the reference."""
     if not 0.0 <= mask_ratio < 1.0:
-        raise ValueError(
+        raise InputError(
             f"mask_ratio must be in [0, 1), got {mask_ratio}. The paper uses 0.75; "
             "features of the whole image come from `encode`."
         )
     keep = int(num_patches * (1 - mask_ratio))
     if keep < 1:
-        raise ValueError(
+        raise InputError(
             f"mask_ratio {mask_ratio} leaves no visible patch of {num_patches}; lower it below "
             f"{1 - 1 / num_patches:.4f}."
         )

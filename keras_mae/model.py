@@ -9,6 +9,7 @@ from keras_mae.decoder import MAEDecoder
 from keras_mae.encoder import ViTEncoder, as_image_size
 from keras_mae.losses import masked_mse, normalize_patches
 from keras_mae.masking import num_visible, random_masking
+from keras_mae.nonfinite import apply_if, finite_on_all_replicas
 from keras_mae.patching import patchify, unpatchify
 from keras_mae.presets import preset_config
 
@@ -74,6 +75,7 @@ class MaskedAutoencoder(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed, name="mask_seed")
         self._step_seed = seed if seed is not None else int(np.random.randint(2**31 - 1))
         self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.skipped_steps = keras.metrics.Sum(name="skipped_steps")
         self.build((None, *self.image_size, num_channels))
 
     @classmethod
@@ -147,7 +149,7 @@ class MaskedAutoencoder(keras.Model):
 
     @property
     def metrics(self):
-        return [self.loss_tracker]
+        return [self.loss_tracker, self.skipped_steps]
 
     def train_step(self, data):
         images, noise = _unpack_batch(data)
@@ -160,8 +162,14 @@ class MaskedAutoencoder(keras.Model):
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             scaled_loss = self.optimizer.scale_loss(loss / replicas)
         gradients = tape.gradient(scaled_loss, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
-        self.loss_tracker.update_state(loss)
+        # A NaN/Inf loss leaves the weights as they were; such steps are counted in
+        # `skipped_steps` (per epoch), not averaged into the loss.
+        finite = finite_on_all_replicas(loss)
+        apply_if(finite, self.optimizer, gradients, self.trainable_variables)
+        self.loss_tracker.update_state(
+            ops.where(finite, loss, 0.0), sample_weight=ops.cast(finite, "float32")
+        )
+        self.skipped_steps.update_state((1.0 - ops.cast(finite, "float32")) / replicas)
         return _step_logs({"loss": self.loss_tracker.result(), "lr": self.optimizer.learning_rate})
 
     def test_step(self, data):

@@ -9,12 +9,14 @@ import math
 import keras
 from keras import ops
 
+from keras_mae.errors import InputError
+
 
 def check_patch_grid(image_size, patch_size):
     """Return the (rows, cols) patch grid, or raise if the patch size does not tile the image."""
     height, width = image_size
     if height % patch_size or width % patch_size:
-        raise ValueError(
+        raise InputError(
             f"Image size {height}x{width} is not divisible by patch size {patch_size}. "
             f"Resize the images (e.g. to {height // patch_size * patch_size or patch_size}x"
             f"{width // patch_size * patch_size or patch_size}) or choose a patch size that "

@@ -2,6 +2,8 @@
 
 import difflib
 
+from keras_mae.errors import InputError
+
 _PAPER_DECODER = dict(decoder_dim=512, decoder_depth=8, decoder_heads=16, decoder_mlp_dim=2048)
 
 PRESETS = {
@@ -51,7 +53,7 @@ def preset_config(name, **overrides):
     if name not in PRESETS:
         close = difflib.get_close_matches(name, PRESETS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
+        raise InputError(
             f"Unknown preset {name!r}.{hint} Valid presets: {', '.join(list_presets())}."
         )
     return {**PRESETS[name], **overrides}

@@ -14,29 +14,37 @@ import tensorflow as tf
 from absl import logging
 
 from keras_mae.backup import AtomicBackupAndRestore
-from keras_mae.data import from_folder, from_tfds, make_dataset, sample_source
+from keras_mae.checkpoints import EpochCheckpoints, save_atomically
+from keras_mae.data import (
+    find_unreadable, from_folder, from_tfds, make_dataset, sample_source,
+)
 from keras_mae.distribute import (
     check_global_batch, is_chief, jit_compile_for, make_strategy, split_cpu,
 )
+from keras_mae.errors import InputError
 from keras_mae.model import MaskedAutoencoder
 from keras_mae.optim import adamw, scaled_learning_rate, warmup_cosine
+from keras_mae.preflight import check_config, check_workdir
+from keras_mae.stopping import NonFiniteLossPolicy, StopOnInterrupt
 from keras_mae.visualize import save_reconstruction_figure
 
 
-def load_source(data_config, split):
-    """The `ImageSource` for `split` (a split name, or a folder path for source "folder")."""
+def load_source(data_config, split, seed=0):
+    """The `ImageSource` for `split` (a split name, or a folder path for source "folder"), with
+    `data_config.num_channels` channels."""
     if data_config.source == "sample":
-        return sample_source(split)
+        return sample_source(split, data_config.num_channels)
     if data_config.source == "folder":
-        return from_folder(split, data_config.num_channels, shuffle=True)
+        return from_folder(split, data_config.num_channels, shuffle=True, seed=seed)
     if data_config.source == "tfds":
         return from_tfds(
             data_config.tfds_name,
             split,
             data_dir=data_config.tfds_data_dir or None,
             download=data_config.tfds_download,
+            num_channels=data_config.num_channels,
         )
-    raise ValueError(
+    raise InputError(
         f"Unknown data.source {data_config.source!r}; use 'sample', 'tfds' or 'folder'."
     )
 
@@ -69,34 +77,39 @@ def build_model(config):
 def run(config, workdir):
     """Pretrain as `config` says, writing checkpoints, logs, the model and a figure to `workdir`.
 
-    Under multi-worker training every worker runs this; only the chief keeps what it writes.
+    Bad input raises `InputError` before training starts, and before anything is written where
+    the input allows; a NaN/Inf loss (`config.nan_policy`), Ctrl-C and undecodable images end
+    the run with an error that says what was kept. Under multi-worker training every worker runs
+    this; only the chief keeps what it writes.
     """
+    check_config(config)
     if config.num_cpu_devices > 1:
         split_cpu(config.num_cpu_devices)
     strategy = make_strategy(config)
+    check_global_batch(config.batch_size, strategy)
+    data = config.data
+    train_source = load_source(data, data.train, config.seed)
+    eval_source = load_source(data, data.eval, config.seed) if data.eval else None
+    steps_per_epoch = config.steps_per_epoch or train_source.num_examples // config.batch_size
+    for name, source in (("training", train_source), ("held-out", eval_source)):
+        if source is not None and source.num_examples < config.batch_size:
+            raise InputError(
+                f"The {name} data has {source.num_examples} images, fewer than one batch of "
+                f"{config.batch_size}. Lower --config.batch_size or add data."
+            )
     chief = is_chief(strategy)
     workdir = pathlib.Path(workdir)
     outdir = workdir if chief else worker_scratch_dir(workdir, strategy)
-    outdir.mkdir(parents=True, exist_ok=True)
-    (outdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+    check_workdir(outdir, config)
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
         keras.mixed_precision.set_dtype_policy(config.mixed_precision)
-    check_global_batch(config.batch_size, strategy)
 
-    data = config.data
     image_size = tuple(data.image_size)
-    train_source = load_source(data, data.train)
     train_ds = make_dataset(
         train_source, image_size, data.mean, data.std, config.batch_size,
         training=True, seed=config.seed, crop_scale=tuple(data.crop_scale),
     )
-    steps_per_epoch = config.steps_per_epoch or train_source.num_examples // config.batch_size
-    if steps_per_epoch < 1:
-        raise ValueError(
-            f"The training data has {train_source.num_examples} images, fewer than one batch "
-            f"of {config.batch_size}. Lower batch_size or add data."
-        )
     if config.steps_per_epoch:
         train_ds = train_ds.repeat()
 
@@ -118,9 +131,14 @@ def run(config, workdir):
             steps_per_execution=config.steps_per_execution,
         )
 
+    backup = AtomicBackupAndRestore(
+        str(outdir / "backup"), save_freq=config.backup_every_steps or "epoch"
+    )
+    backup.check_matches(model)
+    (outdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+
     eval_ds = None
-    if data.eval:
-        eval_source = load_source(data, data.eval)
+    if eval_source is not None:
         eval_ds = make_dataset(eval_source, image_size, data.mean, data.std, config.batch_size,
                                training=False, drop_remainder=True)
         # Keras 3.15 cannot split dict batches over workers: multi-worker runs use random masks.
@@ -129,28 +147,39 @@ def run(config, workdir):
         if config.eval_steps:
             eval_ds = eval_ds.take(config.eval_steps)
 
-    callbacks = [
-        keras.callbacks.TerminateOnNaN(),
-        AtomicBackupAndRestore(str(outdir / "backup"), save_freq=config.backup_every_steps or "epoch"),
-        keras.callbacks.ModelCheckpoint(str(outdir / "checkpoints" / "epoch_{epoch:03d}.keras")),
+    interrupt = StopOnInterrupt(backup)
+    callbacks = [  # The stopping callbacks first: they stop before any other saves.
+        NonFiniteLossPolicy(config.nan_policy, outdir),
+        interrupt,
+        backup,
+        EpochCheckpoints(outdir / "checkpoints", keep=config.keep_checkpoints),
         # Per-epoch scalars: with update_freq=N, Keras 3.15 drops the epoch summaries of epochs
         # whose last step is not a multiple of N.
         keras.callbacks.TensorBoard(str(outdir / "tensorboard")),
     ]
-    history = model.fit(
-        train_ds,
-        epochs=config.epochs,
-        steps_per_epoch=steps_per_epoch if config.steps_per_epoch else None,
-        validation_data=eval_ds,
-        callbacks=callbacks,
-        shuffle=False,  # The pipeline shuffles.
-    )
+    try:
+        with interrupt.catching_interrupts():
+            history = model.fit(
+                train_ds,
+                epochs=config.epochs,
+                steps_per_epoch=steps_per_epoch if config.steps_per_epoch else None,
+                validation_data=eval_ds,
+                callbacks=callbacks,
+                shuffle=False,  # The pipeline shuffles.
+            )
+    except tf.errors.OpError:
+        unreadable = [bad for source in (train_source, eval_source) if source is not None
+                      for bad in find_unreadable(source.files)]
+        if not unreadable:
+            raise
+        backup.save_now()
+        raise InputError(unreadable_message(unreadable, outdir)) from None
     logging.info("final weights fingerprint: %s", weights_fingerprint(model))
     if not chief:
         shutil.rmtree(outdir.parent, ignore_errors=True)
         return model, history
 
-    model.save(workdir / "model.keras")
+    save_atomically(model, workdir / "model.keras")
     (workdir / "history.json").write_text(json.dumps(history.history, indent=2, default=float))
     figure_source = eval_ds if eval_ds is not None else train_ds
     batch = next(iter(figure_source))
@@ -161,6 +190,20 @@ def run(config, workdir):
         noise=batch["noise"][: config.num_figure_images] if isinstance(batch, dict) else None,
     )
     return model, history
+
+
+def unreadable_message(unreadable, outdir, shown=3):
+    """What to do about image files that cannot be decoded; lists them all in a file if many."""
+    names = "; ".join(f"{file} ({reason})" for file, reason in unreadable[:shown])
+    more = ""
+    if len(unreadable) > shown:
+        listing = outdir / "unreadable_images.txt"
+        listing.write_text("".join(f"{file}\t{reason}\n" for file, reason in unreadable))
+        more = f"; and {len(unreadable) - shown} more, all listed in {listing}"
+    return (
+        f"{len(unreadable)} image file(s) cannot be decoded: {names}{more}. Delete or replace "
+        "them, then re-run the same command: it resumes from the backup just written."
+    )
 
 
 def worker_scratch_dir(workdir, strategy):

@@ -5,6 +5,7 @@ import tensorflow_datasets as tfds
 
 from keras_mae.data import from_arrays, from_folder, from_tfds, make_dataset, sample_source
 from keras_mae.data.augment import pretraining_augment, random_resized_crop
+from keras_mae.errors import InputError
 
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                  "dog", "frog", "horse", "ship", "truck")
@@ -43,10 +44,10 @@ def test_flat_folder_gives_unlabelled_images(cifar_folder):
 
 
 def test_missing_and_empty_folders_are_refused(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(InputError, match="does not exist"):
         from_folder(tmp_path / "nope")
     (tmp_path / "empty" / "class_a").mkdir(parents=True)
-    with pytest.raises(ValueError, match="No images"):
+    with pytest.raises(InputError, match="No images"):
         from_folder(tmp_path / "empty")
 
 

@@ -2,5 +2,9 @@
 
 from keras_mae.data.pipeline import make_dataset
 from keras_mae.data.sources import ImageSource, from_arrays, from_folder, from_tfds, sample_source
+from keras_mae.data.unreadable import find_unreadable
 
-__all__ = ["ImageSource", "from_arrays", "from_folder", "from_tfds", "make_dataset", "sample_source"]
+__all__ = [
+    "ImageSource", "find_unreadable", "from_arrays", "from_folder", "from_tfds", "make_dataset",
+    "sample_source",
+]

@@ -1,13 +1,22 @@
 """Where images come from. Each source gives an `ImageSource` whose dataset yields
-`(image uint8 [H, W, C], label int64)` pairs; label -1 where the source has none."""
+`(image uint8 [H, W, C], label int64)` pairs; label -1 where the source has none.
+
+Given `num_channels`, every source delivers that many channels: grey and RGB images are
+converted into each other (with a logged notice where the source is not a folder of files, whose
+decoder converts anyway); other channel counts are refused.
+"""
 
 import dataclasses
+import difflib
 import pathlib
+import re
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from keras_mae.data.sample import FASHION_MNIST_CLASSES, fashion_mnist_sample
+from keras_mae.errors import InputError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
@@ -19,45 +28,50 @@ class ImageSource:
     dataset: tf.data.Dataset
     num_examples: int
     class_names: tuple = ()
+    files: tuple = ()  # The image files read, for sources made of files.
 
     @property
     def num_classes(self):
         return len(self.class_names)
 
 
-def from_arrays(images, labels=None, class_names=()):
+def from_arrays(images, labels=None, class_names=(), num_channels=None):
     """Images [N, H, W] or [N, H, W, C] (uint8, or floats in 0..255) and optional labels [N]."""
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or len(images) == 0:
-        raise ValueError(
+        raise InputError(
             f"Expected a non-empty array of images [N, H, W, C], got shape {images.shape}."
         )
     images = np.clip(images, 0, 255).astype(np.uint8)
     labels = np.full(len(images), -1) if labels is None else np.asarray(labels)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64)))
+    dataset = with_channels(dataset, num_channels, "The array images")
     return ImageSource(dataset, len(images), tuple(class_names))
 
 
 SAMPLE_SPLITS = {"all": slice(None), "train": slice(None, 9000), "validation": slice(9000, None)}
 
 
-def sample_source(split="train"):
-    """The bundled Fashion-MNIST sample: "train" (first 9,000), "validation" (last 1,000) or "all"."""
+def sample_source(split="train", num_channels=None):
+    """The bundled Fashion-MNIST sample (grey): "train" (first 9,000), "validation" (last 1,000)
+    or "all"."""
     if split not in SAMPLE_SPLITS:
-        raise ValueError(f"Unknown sample split {split!r}; use one of {sorted(SAMPLE_SPLITS)}.")
+        raise InputError(f"Unknown sample split {split!r}; use one of {sorted(SAMPLE_SPLITS)}.")
     images, labels = fashion_mnist_sample()
     part = SAMPLE_SPLITS[split]
-    return from_arrays(images[part], labels[part], FASHION_MNIST_CLASSES)
+    return from_arrays(images[part], labels[part], FASHION_MNIST_CLASSES, num_channels)
 
 
-def from_folder(path, num_channels=3, shuffle=False, seed=0):
+def from_folder(path, num_channels=3, shuffle=False, seed=0, require_labels=False):
     """A folder of class subfolders of images (class index = sorted folder order), or a flat
-    folder of images (no labels). Files are listed once; decoding happens in parallel."""
+    folder of images (no labels; `require_labels` refuses it). Files are listed once; decoding
+    happens in parallel. A file that cannot be decoded stops iteration with TensorFlow's error;
+    `keras_mae.data.find_unreadable(source.files)` then names every such file."""
     root = pathlib.Path(path).expanduser()
     if not root.is_dir():
-        raise FileNotFoundError(
+        raise InputError(
             f"Image folder {str(root)!r} does not exist. Pass the path of a folder that holds "
             "one subfolder of images per class (or images directly)."
         )
@@ -72,30 +86,42 @@ def from_folder(path, num_channels=3, shuffle=False, seed=0):
         files, class_names = _image_files(root, recursive=False), ()
         labels = [-1] * len(files)
     if not files:
-        raise ValueError(
+        raise InputError(
             f"No images ({', '.join(IMAGE_EXTENSIONS)}) found in {str(root)!r} or its "
             "subfolders. Check the path."
+        )
+    if require_labels and not class_names:
+        raise InputError(
+            f"{str(root)!r} holds images but no class subfolders, and labels are needed here. "
+            f"Put the images of each class in a subfolder named after it: {root}/<class>/<image>."
         )
     order = np.random.default_rng(seed).permutation(len(files)) if shuffle else np.arange(len(files))
     dataset = tf.data.Dataset.from_tensor_slices(
         (np.asarray(files)[order], np.asarray(labels, np.int64)[order])
     )
+    dataset = dataset.map(
+        lambda file, label: (decode_file(file, num_channels), label),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
+    )
+    return ImageSource(dataset, len(files), class_names, tuple(files))
 
-    def decode(file, label):
-        image = tf.io.decode_image(
-            tf.io.read_file(file), channels=num_channels, expand_animations=False
-        )
-        return tf.ensure_shape(image, [None, None, num_channels]), label
 
-    dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ImageSource(dataset, len(files), class_names)
+def decode_file(file, num_channels):
+    """An image file (JPEG, PNG, BMP, GIF: first frame) -> uint8 [H, W, num_channels]."""
+    image = tf.io.decode_image(tf.io.read_file(file), channels=num_channels, expand_animations=False)
+    return tf.ensure_shape(image, [None, None, num_channels])
 
 
 def from_tfds(name, split="train", data_dir=None, download=True, shuffle_files=False,
-              image_key="image", label_key="label"):
-    """A TensorFlow Datasets data set by name, e.g. `from_tfds("cifar10", "train")`."""
+              image_key="image", label_key="label", num_channels=None):
+    """A TensorFlow Datasets data set by name, e.g. `from_tfds("cifar10", "train")`.
+
+    Unknown names, and data sets that are not prepared when `download` is False, are refused
+    at once with what to do (instead of TFDS' list of every data set, or its download retries).
+    """
     import tensorflow_datasets as tfds
 
+    _check_tfds(tfds, name, split, data_dir, download)
     dataset, info = tfds.load(
         name, split=split, data_dir=data_dir, download=download,
         shuffle_files=shuffle_files, with_info=True,
@@ -112,7 +138,65 @@ def from_tfds(name, split="train", data_dir=None, download=True, shuffle_files=F
     except KeyError:  # no split metadata (e.g. under tfds.testing.mock_data): count instead
         num_examples = int(dataset.reduce(0, lambda count, _: count + 1))
     dataset = dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = with_channels(dataset, num_channels, f"The images of TFDS {name!r}")
     return ImageSource(dataset, num_examples, class_names)
+
+
+def _check_tfds(tfds, name, split, data_dir, download):
+    """Refuse an unknown TFDS name (with the close ones), an unprepared data set that may not
+    be downloaded (with how to prepare it) and an unknown split; announce a download."""
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        base = re.split(r"[/:]", name)[0]
+        close = difflib.get_close_matches(base, tfds.list_builders(with_community_datasets=False))
+        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise InputError(
+            f"TFDS has no data set {name!r}.{hint} All names: "
+            "https://www.tensorflow.org/datasets/catalog/overview (--config.data.tfds_name)."
+        ) from None
+    if not builder.is_prepared():
+        where = data_dir or "TFDS' default data_dir (~/tensorflow_datasets)"
+        if download:
+            logging.warning("TFDS data set %r is not prepared in %s: downloading and preparing "
+                            "it now (needs network access).", name, where)
+            return
+        manual = " (it needs a manual download first: --manual_dir)" if getattr(
+            builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None) else ""
+        command = f"tfds build {name.split(':')[0]}" + (f" --data_dir={data_dir}" if data_dir else "")
+        raise InputError(
+            f"TFDS data set {name!r} is not prepared in {where}, and downloads are off "
+            f"(data.tfds_download=False). Prepare it once on a machine with network access: "
+            f"`{command}`{manual}, or point "
+            "--config.data.tfds_data_dir to where it is prepared."
+        )
+    splits = set(builder.info.splits)
+    unknown = [part for part in re.findall(r"[A-Za-z_][\w-]*", split) if part not in splits]
+    if splits and unknown:
+        raise InputError(
+            f"TFDS data set {name!r} has no split {unknown[0]!r}; its splits: "
+            f"{', '.join(sorted(splits))} (slices like 'train[:95%]' work too)."
+        )
+
+
+def with_channels(dataset, num_channels, what):
+    """(image [H, W, C], label) pairs -> images with `num_channels` channels: grey <-> RGB are
+    converted with a notice, other mismatches refused. None keeps the images as they are."""
+    have = dataset.element_spec[0].shape[-1]
+    if num_channels is None or have is None or have == num_channels:
+        return dataset
+    convert = {(1, 3): tf.image.grayscale_to_rgb, (3, 1): tf.image.rgb_to_grayscale}.get(
+        (have, num_channels))
+    if convert is None:
+        raise InputError(
+            f"{what} have {have} channel(s) and the model takes {num_channels} "
+            "(data.num_channels); only grey and RGB convert into each other. "
+            f"Set --config.data.num_channels={have} or convert the images."
+        )
+    logging.warning("%s have %d channel(s): converting them to %d (data.num_channels).",
+                    what, have, num_channels)
+    return dataset.map(lambda image, label: (convert(image), label),
+                       num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _image_files(folder, recursive=True):

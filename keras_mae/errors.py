@@ -1,0 +1,31 @@
+"""Failures a user can act on from the message alone.
+
+Each message says what is wrong (naming the value) and how to fix it. `train.py` prints such an
+error as one line, `<kind>: <message>`, and exits with `exit_code`; any other exception is a bug
+and keeps its traceback.
+"""
+
+
+class MAEError(Exception):
+    """A failure whose message is complete for the user: no traceback needed."""
+
+    kind = "error"
+    exit_code = 1
+
+
+class InputError(MAEError, ValueError):
+    """Bad input: a config value, a data path or file, the work directory. Raised before the
+    run spends time where it can be; a `ValueError`, so that existing callers still catch it."""
+
+    exit_code = 2
+
+
+class TrainingStopped(MAEError):
+    """The run stopped on purpose (e.g. a NaN loss), keeping everything saved before."""
+
+
+class Interrupted(MAEError):
+    """Ctrl-C: the run saved its state and can be resumed with the same command."""
+
+    kind = "interrupted"
+    exit_code = 130

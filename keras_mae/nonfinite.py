@@ -1,0 +1,36 @@
+"""Training steps whose loss is NaN or Inf leave the weights untouched, on every replica alike.
+
+Keras' `TerminateOnNaN` stops only after such a step has updated the weights, and epoch-end
+callbacks may still save them. Here the update is never applied; the caller counts the step and
+decides whether to stop or go on (`config.nan_policy`).
+"""
+
+import tensorflow as tf
+from keras import ops
+
+
+def finite_on_all_replicas(loss):
+    """A bool scalar: the loss is finite on every replica (all-reduced, so replicas agree)."""
+    nonfinite = ops.cast(ops.logical_not(ops.isfinite(loss)), "float32")
+    context = tf.distribute.get_replica_context()
+    if context is not None:
+        nonfinite = context.all_reduce(tf.distribute.ReduceOp.SUM, nonfinite)
+    return ops.equal(nonfinite, 0.0)
+
+
+def apply_if(condition, optimizer, gradients, variables):
+    """`optimizer.apply(gradients, variables)` only where `condition` (equal on all replicas)
+    holds. Strategies that synchronise through `merge_call` cannot do so inside a replica's
+    `cond`: there the branch is taken in cross-replica context, as Keras' LossScaleOptimizer does.
+    """
+    if tf.__internal__.distribute.strategy_supports_no_merge_call():
+        ops.cond(condition, lambda: optimizer.apply(gradients, variables), lambda: None)
+        return
+
+    def cross_replica(distribution, condition, gradients):
+        def apply():
+            distribution.extended.call_for_each_replica(optimizer.apply, args=(gradients, variables))
+
+        tf.cond(distribution.experimental_local_results(condition)[0], apply, lambda: None)
+
+    tf.distribute.get_replica_context().merge_call(cross_replica, args=(condition, gradients))

@@ -1,0 +1,185 @@
+"""Checks a pretraining run makes before it spends time: every mistake knowable from the config
+or the machine is refused up front, naming the value and what to do instead."""
+
+import difflib
+import pathlib
+import re
+import shutil
+
+import ml_collections
+
+from keras_mae.config import NAN_POLICIES, SOURCES, default_config
+from keras_mae.encoder import as_image_size
+from keras_mae.errors import InputError
+from keras_mae.masking import num_visible
+from keras_mae.patching import check_patch_grid
+from keras_mae.presets import preset_config
+
+_FLOAT32_BYTES = 4
+_FILE_OVERHEAD = 2**20  # A .keras or .h5 file's structure, above its float32 arrays.
+_BACKUP_COPIES = 3  # Two kept backups and the one being written.
+
+
+def check_config(config):
+    """Field names, choices, sizes, mask ratio, channels and normalisation of a run config."""
+    check_fields(config, default_config())
+    _check_choice("data.source", config.data.source, SOURCES)
+    _check_choice("nan_policy", config.nan_policy, NAN_POLICIES)
+    for name in ("batch_size", "epochs"):
+        if config[name] < 1:
+            raise InputError(f"{name} must be at least 1, got {config[name]} (--config.{name}).")
+    grid = check_patch_grid(as_image_size(config.data.image_size), architecture(config)["patch_size"])
+    num_visible(grid[0] * grid[1], config.model.mask_ratio)
+    _check_normalisation(config.data)
+
+
+def check_fields(config, reference):
+    """Every field of `config` exists in `reference` (the defaults): a misspelt field in a config
+    file would otherwise be silently ignored."""
+    known = field_paths(reference)
+    for path in field_paths(config):
+        if path not in known:
+            raise InputError(f"Unknown config field {path!r}.{_close_field(path, known)}")
+
+
+def check_overrides(arguments, reference, flag="config"):
+    """Every `--config.a.b=value` among command-line `arguments` names a field of `reference`."""
+    known = field_paths(reference)
+    for argument in arguments:
+        match = re.match(rf"--{flag}\.([\w.]+)", argument)
+        if match and match.group(1) not in known:
+            raise InputError(
+                f"Unknown config field {match.group(1)!r} in "
+                f"{argument.split('=')[0]}.{_close_field(match.group(1), known, flag)}"
+            )
+
+
+def field_paths(config, prefix=""):
+    """Dotted paths of every field of a ConfigDict, nested ones included: ["model", "model.preset", ...]."""
+    paths = []
+    for key in config.keys():
+        paths.append(prefix + key)
+        if isinstance(config[key], ml_collections.ConfigDict):
+            paths += field_paths(config[key], f"{prefix}{key}.")
+    return paths
+
+
+def _close_field(path, known, flag=None):
+    close = difflib.get_close_matches(path, known, n=1)
+    if not close:
+        return " See keras_mae/config.py for every field."
+    return f" Did you mean --{flag}.{close[0]}?" if flag else f" Did you mean {close[0]!r}?"
+
+
+def architecture(config):
+    """The constructor arguments of the model a run config describes (refuses unknown presets)."""
+    return preset_config(
+        config.model.preset,
+        image_size=as_image_size(config.data.image_size),
+        num_channels=config.data.num_channels,
+        mask_ratio=config.model.mask_ratio,
+    )
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise InputError(
+            f"Unknown {name} {value!r}; use one of {', '.join(map(repr, choices))} "
+            f"(--config.{name})."
+        )
+
+
+def _check_normalisation(data):
+    channels = data.num_channels
+    if channels < 1:
+        raise InputError(f"data.num_channels must be at least 1, got {channels}.")
+    for name in ("mean", "std"):
+        values = tuple(data[name])
+        if len(values) != channels:
+            raise InputError(
+                f"data.{name} has {len(values)} value(s) for {channels} channel(s) "
+                f"(data.num_channels): give one per channel, e.g. --config.data.{name}="
+                f"'{tuple(values[:1]) * channels}'."
+            )
+    if min(data.std) <= 0:
+        raise InputError(f"data.std must be positive, got {tuple(data.std)}.")
+
+
+def check_workdir(workdir, config):
+    """The run can write to `workdir`, and its disk has room for what the run will write."""
+    workdir = pathlib.Path(workdir)
+    needed = run_bytes(config) - _bytes_under(workdir)
+    free = shutil.disk_usage(_existing_ancestor(workdir)).free
+    if needed > free:
+        raise InputError(
+            f"The run needs about {_gib(needed)} more on the disk of {str(workdir)!r} for its "
+            f"checkpoints and backups, and {_gib(free)} is free. Free space, choose another "
+            "--workdir, or keep fewer per-epoch checkpoints (--config.keep_checkpoints=N)."
+        )
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        probe = workdir / ".write_test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise InputError(
+            f"Cannot write to the work directory {str(workdir)!r}: "
+            f"{error.strerror or error}. Choose another --workdir."
+        ) from None
+
+
+def run_bytes(config):
+    """What a run writes, at most at once: the kept per-epoch checkpoints (and the one being
+    written), the backups and the final model."""
+    checkpoints = min(config.keep_checkpoints or config.epochs, config.epochs) + 1
+    return checkpoint_bytes(architecture(config)) * (checkpoints + _BACKUP_COPIES + 1)
+
+
+def checkpoint_bytes(arguments):
+    """An upper bound on the size of one saved `MaskedAutoencoder(**arguments)` with its AdamW
+    state: the weights and the optimizer's two moments in float32, and the file's structure."""
+    return 3 * parameter_count(arguments) * _FLOAT32_BYTES + _FILE_OVERHEAD
+
+
+def parameter_count(arguments):
+    """The number of weights (trainable and the fixed position tables) of the
+    `MaskedAutoencoder(**arguments)`, counted without building it."""
+    rows, cols = check_patch_grid(as_image_size(arguments["image_size"]), arguments["patch_size"])
+    tokens = rows * cols + 1
+    patch = arguments["patch_size"] ** 2 * arguments["num_channels"]
+    width, decoder_width = arguments["encoder_dim"], arguments["decoder_dim"]
+    encoder = (
+        patch * width + width  # patch embedding
+        + width + tokens * width  # cls token, position table
+        + arguments["encoder_depth"] * _block_parameters(width, arguments["encoder_mlp_dim"])
+        + 2 * width  # final norm
+    )
+    decoder = (
+        width * decoder_width + decoder_width  # embedding
+        + decoder_width + tokens * decoder_width  # mask token, position table
+        + arguments["decoder_depth"]
+        * _block_parameters(decoder_width, arguments["decoder_mlp_dim"])
+        + 2 * decoder_width  # final norm
+        + decoder_width * patch + patch  # pixel prediction
+    )
+    return encoder + decoder
+
+
+def _block_parameters(width, mlp_width):
+    """Two LayerNorms, fused qkv and output projections, a two-layer MLP, all with biases."""
+    return 4 * width * width + 2 * width * mlp_width + 9 * width + mlp_width
+
+
+def _bytes_under(folder):
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.is_dir() else 0
+
+
+def _existing_ancestor(path):
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def _gib(num_bytes):
+    return f"{num_bytes / 2**30:.1f} GiB"

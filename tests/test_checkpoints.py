@@ -1,0 +1,99 @@
+"""Checkpoints never lose work: atomic writes, kept counts, size estimates, and backups of
+another architecture refused by name."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_mae import MaskedAutoencoder, pretrain
+from keras_mae.backup import AtomicBackupAndRestore
+from keras_mae.checkpoints import EpochCheckpoints, save_atomically
+from keras_mae.config import default_config
+from keras_mae.errors import InputError
+from keras_mae.preflight import checkpoint_bytes
+from keras_mae.presets import preset_config
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+# Saves model.keras with all weights 0, then dies by SIGKILL half-way through writing the
+# version with all weights 1.
+KILLED_WHILE_SAVING = """
+import os, signal, sys
+import numpy as np
+from keras_mae import MaskedAutoencoder
+from keras_mae.checkpoints import save_atomically
+
+path = sys.argv[1]
+model = MaskedAutoencoder(**{tiny})
+model.compile(optimizer="adamw")
+model.optimizer.build(model.trainable_variables)
+model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+save_atomically(model, path)
+model.set_weights([np.ones_like(w) for w in model.get_weights()])
+save = model.save
+
+def save_then_die(target, *args, **kwargs):
+    save(target, *args, **kwargs)
+    with open(target, "r+b") as f:
+        f.truncate(os.path.getsize(target) // 2)  # as a kill mid-write leaves it
+    os.kill(os.getpid(), signal.SIGKILL)
+
+model.save = save_then_die
+save_atomically(model, path)
+"""
+
+
+def test_a_kill_while_saving_leaves_the_previous_model_loadable(tiny_config, tmp_path):
+    path = tmp_path / "model.keras"
+    script = KILLED_WHILE_SAVING.format(tiny=tiny_config)
+    result = subprocess.run([sys.executable, "-c", script, str(path)], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == -9, result.stderr[-3000:]
+    partial = tmp_path / ".model.partial.keras"
+    assert partial.exists() and partial.stat().st_size < path.stat().st_size  # the half write
+    model = keras.models.load_model(path)
+    assert all((w == 0).all() for w in model.get_weights())  # the first version, whole
+
+
+def test_epoch_checkpoints_keep_the_newest_and_leave_no_temporary_file(tiny_config, tmp_path):
+    model = MaskedAutoencoder(**tiny_config)
+    callback = EpochCheckpoints(tmp_path, keep=2)
+    callback.set_model(model)
+    for epoch in range(4):
+        callback.on_epoch_end(epoch)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_003.keras", "epoch_004.keras"]
+
+
+def test_checkpoint_size_estimate_bounds_the_real_file(tmp_path):
+    arguments = preset_config("mae_vit_micro_patch4_32")
+    model = MaskedAutoencoder(**arguments)
+    model.compile(optimizer="adamw")
+    model.optimizer.build(model.trainable_variables)
+    save_atomically(model, tmp_path / "model.keras")
+    actual = (tmp_path / "model.keras").stat().st_size
+    assert actual <= checkpoint_bytes(arguments) < actual + 1.1 * 2**20
+
+
+def test_a_backup_of_another_architecture_is_refused_naming_the_weight(tmp_path):
+    rgb = MaskedAutoencoder.from_preset("mae_vit_micro_patch4_32", image_size=28)
+    rgb.compile(optimizer="adamw")
+    backup = AtomicBackupAndRestore(str(tmp_path / "backup"))
+    backup.set_model(rgb)
+    backup.save_now()
+    (tmp_path / "config.json").write_text('{"written by": "the run of the backup"}')
+
+    config = default_config()  # the grey quickstart model in the same work directory
+    config.model.preset = "mae_vit_micro_patch4_28_grey"
+    config.batch_size, config.epochs, config.eval_steps = 16, 1, 1
+    with pytest.raises(InputError, match=r"another architecture: weight "
+                                         r"'encoder/patch_embed/projection/kernel' has shape "
+                                         r"\(4, 4, 3, 128\) there and \(4, 4, 1, 128\) in this "
+                                         r"model\. Use another --workdir"):
+        pretrain.run(config, tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text()) == {
+        "written by": "the run of the backup"}
