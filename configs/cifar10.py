@@ -24,4 +24,5 @@ def get_config():
     config.epochs = 400
     config.optim.base_lr = 1.5e-4
     config.optim.warmup_epochs = 20
+    config.keep_checkpoints = 5  # Hundreds of epochs: keep the newest per-epoch checkpoints.
     return config

@@ -20,4 +20,5 @@ def get_config():
     config.data.num_channels = 3
     config.data.mean = (0.485, 0.456, 0.406)
     config.data.std = (0.229, 0.224, 0.225)
+    config.keep_checkpoints = 5  # Hundreds of epochs: keep the newest per-epoch checkpoints.
     return config

@@ -49,6 +49,20 @@ def load_source(data_config, split, seed=0):
     )
 
 
+def load_sources(config):
+    """(training source, held-out source or None), each holding at least one batch."""
+    data = config.data
+    train_source = load_source(data, data.train, config.seed)
+    eval_source = load_source(data, data.eval, config.seed) if data.eval else None
+    for name, source in (("training", train_source), ("held-out", eval_source)):
+        if source is not None and source.num_examples < config.batch_size:
+            raise InputError(
+                f"The {name} data has {source.num_examples} images, fewer than one batch of "
+                f"{config.batch_size}. Lower --config.batch_size or add data."
+            )
+    return train_source, eval_source
+
+
 def with_fixed_noise(dataset, num_patches, seed):
     """Batches -> {"images", "noise"} with noise fixed per batch index, so that held-out losses
     of different epochs (and runs) are measured on the same masks."""
@@ -87,16 +101,8 @@ def run(config, workdir):
         split_cpu(config.num_cpu_devices)
     strategy = make_strategy(config)
     check_global_batch(config.batch_size, strategy)
-    data = config.data
-    train_source = load_source(data, data.train, config.seed)
-    eval_source = load_source(data, data.eval, config.seed) if data.eval else None
+    train_source, eval_source = load_sources(config)
     steps_per_epoch = config.steps_per_epoch or train_source.num_examples // config.batch_size
-    for name, source in (("training", train_source), ("held-out", eval_source)):
-        if source is not None and source.num_examples < config.batch_size:
-            raise InputError(
-                f"The {name} data has {source.num_examples} images, fewer than one batch of "
-                f"{config.batch_size}. Lower --config.batch_size or add data."
-            )
     chief = is_chief(strategy)
     workdir = pathlib.Path(workdir)
     outdir = workdir if chief else worker_scratch_dir(workdir, strategy)
@@ -105,6 +111,7 @@ def run(config, workdir):
     if config.mixed_precision:
         keras.mixed_precision.set_dtype_policy(config.mixed_precision)
 
+    data = config.data
     image_size = tuple(data.image_size)
     train_ds = make_dataset(
         train_source, image_size, data.mean, data.std, config.batch_size,
@@ -167,13 +174,10 @@ def run(config, workdir):
                 callbacks=callbacks,
                 shuffle=False,  # The pipeline shuffles.
             )
-    except tf.errors.OpError:
-        unreadable = [bad for source in (train_source, eval_source) if source is not None
-                      for bad in find_unreadable(source.files)]
-        if not unreadable:
-            raise
-        backup.save_now()
-        raise InputError(unreadable_message(unreadable, outdir)) from None
+    except tf.errors.OpError as error:
+        if "Iterator" in error.message:  # raised in the input pipeline (tf.data's iterators)
+            refuse_unreadable_images((train_source, eval_source), backup, outdir)
+        raise
     logging.info("final weights fingerprint: %s", weights_fingerprint(model))
     if not chief:
         shutil.rmtree(outdir.parent, ignore_errors=True)
@@ -192,18 +196,25 @@ def run(config, workdir):
     return model, history
 
 
-def unreadable_message(unreadable, outdir, shown=3):
-    """What to do about image files that cannot be decoded; lists them all in a file if many."""
+def refuse_unreadable_images(sources, backup, outdir, shown=3):
+    """After an input-pipeline error in `fit`: if image files of `sources` cannot be decoded,
+    back up the state reached and raise an `InputError` naming them (all listed in a file if
+    many). Decodes every file once: minutes for ImageNet, paid only after such an error."""
+    unreadable = [bad for source in sources if source is not None
+                  for bad in find_unreadable(source.files)]
+    if not unreadable:
+        return
+    backup.save_now()
     names = "; ".join(f"{file} ({reason})" for file, reason in unreadable[:shown])
     more = ""
     if len(unreadable) > shown:
         listing = outdir / "unreadable_images.txt"
         listing.write_text("".join(f"{file}\t{reason}\n" for file, reason in unreadable))
         more = f"; and {len(unreadable) - shown} more, all listed in {listing}"
-    return (
+    raise InputError(
         f"{len(unreadable)} image file(s) cannot be decoded: {names}{more}. Delete or replace "
         "them, then re-run the same command: it resumes from the backup just written."
-    )
+    ) from None
 
 
 def worker_scratch_dir(workdir, strategy):

@@ -166,9 +166,8 @@ def _check_tfds(tfds, name, split, data_dir, download):
         command = f"tfds build {name.split(':')[0]}" + (f" --data_dir={data_dir}" if data_dir else "")
         raise InputError(
             f"TFDS data set {name!r} is not prepared in {where}, and downloads are off "
-            f"(data.tfds_download=False). Prepare it once on a machine with network access: "
-            f"`{command}`{manual}, or point "
-            "--config.data.tfds_data_dir to where it is prepared."
+            f"(data.tfds_download=False). Prepare it once where there is network access: "
+            f"`{command}`{manual}; or point --config.data.tfds_data_dir to where it is prepared."
         )
     splits = set(builder.info.splits)
     unknown = [part for part in re.findall(r"[A-Za-z_][\w-]*", split) if part not in splits]
