@@ -50,17 +50,21 @@ def load_source(data_config, split, seed=0):
 
 
 def load_sources(config):
-    """(training source, held-out source or None), each holding at least one batch."""
-    data = config.data
-    train_source = load_source(data, data.train, config.seed)
-    eval_source = load_source(data, data.eval, config.seed) if data.eval else None
-    for name, source in (("training", train_source), ("held-out", eval_source)):
-        if source is not None and source.num_examples < config.batch_size:
+    """(training source, held-out source or None), each holding at least one batch. Errors
+    name the config field at fault (data.train or data.eval)."""
+    sources = {}
+    for field, name in (("train", "training"), ("eval", "held-out")):
+        split = config.data[field]
+        try:
+            sources[field] = load_source(config.data, split, config.seed) if split else None
+        except InputError as error:
+            raise InputError(f"--config.data.{field}={split}: {error}") from None
+        if sources[field] is not None and sources[field].num_examples < config.batch_size:
             raise InputError(
-                f"The {name} data has {source.num_examples} images, fewer than one batch of "
-                f"{config.batch_size}. Lower --config.batch_size or add data."
+                f"The {name} data has {sources[field].num_examples} images, fewer than one "
+                f"batch of {config.batch_size}. Lower --config.batch_size or add data."
             )
-    return train_source, eval_source
+    return sources["train"], sources["eval"]
 
 
 def with_fixed_noise(dataset, num_patches, seed):
