@@ -24,6 +24,8 @@ class ViTEncoder(keras.layers.Layer):
     """Patch embedding + fixed sin-cos positions + cls token + pre-norm blocks + final norm.
 
     call(images [B, H, W, C], keep_indices [B, K] or None) -> tokens [B, 1 + K (or L), D].
+    `final_norm=False` drops the final norm, as the reference's fine-tuned ViTs with global
+    pooling do (they normalise the pooled features instead, `fc_norm`).
     """
 
     def __init__(
@@ -36,6 +38,7 @@ class ViTEncoder(keras.layers.Layer):
         num_heads,
         mlp_dim,
         layer_norm_epsilon=1e-6,
+        final_norm=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -47,6 +50,7 @@ class ViTEncoder(keras.layers.Layer):
         self.num_heads = num_heads
         self.mlp_dim = mlp_dim
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.final_norm = final_norm
         self.grid_size = check_patch_grid(self.image_size, patch_size)
         self.num_patches = self.grid_size[0] * self.grid_size[1]
 
@@ -81,8 +85,10 @@ class ViTEncoder(keras.layers.Layer):
             )
             block.build(token_shape)
             self.blocks.append(block)
-        self.norm = layer_norm(self.layer_norm_epsilon, "norm", self.dtype_policy)
-        self.norm.build(token_shape)
+        self.norm = None
+        if self.final_norm:
+            self.norm = layer_norm(self.layer_norm_epsilon, "norm", self.dtype_policy)
+            self.norm.build(token_shape)
 
     def call(self, images, keep_indices=None):
         self._check_images(images)
@@ -94,7 +100,7 @@ class ViTEncoder(keras.layers.Layer):
         x = ops.concatenate([ops.tile(cls, (ops.shape(x)[0], 1, 1)), x], axis=1)
         for block in self.blocks:
             x = block(x)
-        return self.norm(x)
+        return self.norm(x) if self.final_norm else x
 
     def _check_images(self, images):
         height, width, channels = images.shape[1:]
@@ -121,4 +127,5 @@ class ViTEncoder(keras.layers.Layer):
             "num_heads": self.num_heads,
             "mlp_dim": self.mlp_dim,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "final_norm": self.final_norm,
         }

@@ -9,31 +9,18 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_mae.losses import patch_mean_and_scale
-
 
 def reconstruction_panels(model, images, data_mean, data_std, noise=None):
     """Normalised images [B, H, W, C] -> four arrays [B, H, W, C] in 0..1:
     `original`, `masked`, `reconstruction`, `pasted` (visible patches are the input's)."""
-    images = ops.convert_to_tensor(images, "float32")
-    outputs = model(images, noise=noise, training=False)
-    patches = model.patchify(images)
-    pred = ops.cast(outputs["pred"], "float32")
-    if model.norm_pix_loss:
-        mean, scale = patch_mean_and_scale(patches)
-        pred = pred * scale + mean
-    mask = outputs["mask"][:, :, None]
-    panels = {
-        "original": patches,
-        "masked": patches * (1.0 - mask),
-        "reconstruction": pred,
-        "pasted": patches * (1.0 - mask) + pred * mask,
-    }
+    panels = {"original": ops.convert_to_tensor(images, "float32")}
+    panels.update(model.reconstruct(panels["original"], noise=noise))
+    del panels["mask"]
     data_mean = np.asarray(data_mean, np.float32)
     data_std = np.asarray(data_std, np.float32)
     return {
-        name: np.clip(ops.convert_to_numpy(model.unpatchify(p)) * data_std + data_mean, 0, 1)
-        for name, p in panels.items()
+        name: np.clip(ops.convert_to_numpy(panel) * data_std + data_mean, 0, 1)
+        for name, panel in panels.items()
     }
 
 
