@@ -9,7 +9,7 @@ from keras_mae.presets import preset_config
 from keras_mae.transformer import layer_norm
 
 POOLINGS = ("avg", "cls")
-_ENCODER_ARGS = (
+ENCODER_ARGS = (
     "image_size", "patch_size", "num_channels", "encoder_dim", "encoder_depth",
     "encoder_heads", "encoder_mlp_dim", "layer_norm_epsilon",
 )
@@ -38,7 +38,7 @@ class ViTClassifier(keras.Model):
         layer_norm_epsilon=1e-6,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(**{"name": "vit_classifier", **kwargs})
         if pooling not in POOLINGS:
             raise ValueError(f"Unknown pooling {pooling!r}; use one of {', '.join(POOLINGS)}.")
         self.num_classes = num_classes
@@ -57,6 +57,7 @@ class ViTClassifier(keras.Model):
             encoder_heads, encoder_mlp_dim, layer_norm_epsilon, final_norm=pooling == "cls",
             name="encoder", dtype=self.dtype_policy,
         )
+        self.num_patches = self.encoder.num_patches
         self.fc_norm = (
             layer_norm(layer_norm_epsilon, "fc_norm", self.dtype_policy) if pooling == "avg" else None
         )
@@ -70,15 +71,15 @@ class ViTClassifier(keras.Model):
     def from_preset(cls, name, num_classes, **overrides):
         """A new classifier with the encoder of MAE preset `name` (decoder settings are ignored)."""
         config = preset_config(name, **overrides)
-        encoder_config = {key: config[key] for key in _ENCODER_ARGS if key in config}
-        extra = {key: value for key, value in overrides.items() if key not in _ENCODER_ARGS}
+        encoder_config = {key: config[key] for key in ENCODER_ARGS if key in config}
+        extra = {key: value for key, value in overrides.items() if key not in ENCODER_ARGS}
         return cls(num_classes, **encoder_config, **extra)
 
     @classmethod
     def from_pretrained(cls, mae, num_classes, pooling="avg"):
         """A classifier whose encoder starts from a pretrained `MaskedAutoencoder`'s encoder."""
         classifier = cls(
-            num_classes, **{key: getattr(mae, key) for key in _ENCODER_ARGS}, pooling=pooling
+            num_classes, **{key: getattr(mae, key) for key in ENCODER_ARGS}, pooling=pooling
         )
         source = {w.path.split("/", 1)[1]: w for w in mae.encoder.weights}
         for weight in classifier.encoder.weights:

@@ -50,4 +50,6 @@ def default_config():
     config.tpu_project = ""  # GCP project of the TPU, if it is named.
     config.num_cpu_devices = 0  # >1 splits the CPU into logical devices (tests, no GPU).
     config.num_figure_images = 8  # Images in the reconstruction figure.
+    config.figure_every_epochs = 1  # Draw the figure (PNG + TensorBoard image) every N epochs.
+    config.export_saved_model = True  # Write <workdir>/saved_model for serving at the end.
     return config

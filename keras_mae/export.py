@@ -18,7 +18,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from keras_mae.classifier import ViTClassifier
-from keras_mae.normalization import parse_floats, run_normalization
+from keras_mae import normalization
 
 
 def masking_noise(seed, batch_size, num_patches):
@@ -106,18 +106,12 @@ def _cli():
     """`python -m keras_mae.export --checkpoint model.keras --output folder [--mean --std]`."""
     flags.DEFINE_string("checkpoint", None, "A .keras model file.", required=True)
     flags.DEFINE_string("output", None, "Folder to write the SavedModel to.", required=True)
-    flags.DEFINE_string("mean", None, "Per-channel data mean in 0..1, e.g. 0.485,0.456,0.406; "
-                        "default: from the training run's config.json.")
-    flags.DEFINE_string("std", None, "Per-channel data std in 0..1; default: as --mean.")
+    normalization.define_flags()
 
     def main(argv):
         del argv
         args = flags.FLAGS
-        mean, std = run_normalization(
-            args.checkpoint,
-            parse_floats(args.mean) if args.mean else None,
-            parse_floats(args.std) if args.std else None,
-        )
+        mean, std = normalization.from_flags(args.checkpoint)
         model = keras.models.load_model(args.checkpoint, compile=False)
         export_saved_model(model, args.output, mean, std)
         print(f"SavedModel written to {args.output}")

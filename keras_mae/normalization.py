@@ -3,10 +3,20 @@
 import json
 import pathlib
 
+from absl import flags
 
-def parse_floats(text):
-    """"0.485,0.456,0.406" -> (0.485, 0.456, 0.406)."""
-    return tuple(float(value) for value in text.split(","))
+
+def define_flags():
+    """--mean and --std for command lines that turn a checkpoint's pixels back into images."""
+    flags.DEFINE_list("mean", None, "Per-channel data mean in 0..1, e.g. 0.485,0.456,0.406; "
+                      "default: from the training run's config.json.")
+    flags.DEFINE_list("std", None, "Per-channel data std in 0..1; default: as --mean.")
+
+
+def from_flags(checkpoint):
+    """(mean, std) from --mean/--std, else from the run that wrote `checkpoint`."""
+    to_floats = lambda values: tuple(float(v) for v in values) if values else None
+    return run_normalization(checkpoint, to_floats(flags.FLAGS.mean), to_floats(flags.FLAGS.std))
 
 
 def run_normalization(checkpoint, mean=None, std=None):

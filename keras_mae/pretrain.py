@@ -14,13 +14,14 @@ import tensorflow as tf
 from absl import logging
 
 from keras_mae.backup import AtomicBackupAndRestore
+from keras_mae.callbacks import ReconstructionFigure
 from keras_mae.data import from_folder, from_tfds, make_dataset, sample_source
 from keras_mae.distribute import (
     check_global_batch, is_chief, jit_compile_for, make_strategy, split_cpu,
 )
+from keras_mae.export import export_saved_model
 from keras_mae.model import MaskedAutoencoder
 from keras_mae.optim import adamw, scaled_learning_rate, warmup_cosine
-from keras_mae.visualize import save_reconstruction_figure
 
 
 def load_source(data_config, split):
@@ -52,6 +53,16 @@ def with_fixed_noise(dataset, num_patches, seed):
         return {"images": images, "noise": noise}
 
     return dataset.enumerate().map(add_noise)
+
+
+def figure_batch(dataset, count, num_patches, seed):
+    """(images, noise) for the reconstruction figure: the first `count` images of `dataset` and
+    masking noise fixed by `seed`, so that every epoch's figure shows the same masks."""
+    batch = next(iter(dataset))
+    images = batch["images"] if isinstance(batch, dict) else batch
+    images = np.asarray(images[:count])
+    noise = np.random.default_rng(seed).random((len(images), num_patches)).astype(np.float32)
+    return images, noise
 
 
 def build_model(config):
@@ -129,6 +140,10 @@ def run(config, workdir):
         if config.eval_steps:
             eval_ds = eval_ds.take(config.eval_steps)
 
+    figure_images, figure_noise = figure_batch(
+        eval_ds if eval_ds is not None else train_ds, config.num_figure_images,
+        model.num_patches, config.seed,
+    )
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
         AtomicBackupAndRestore(str(outdir / "backup"), save_freq=config.backup_every_steps or "epoch"),
@@ -136,6 +151,12 @@ def run(config, workdir):
         # Per-epoch scalars: with update_freq=N, Keras 3.15 drops the epoch summaries of epochs
         # whose last step is not a multiple of N.
         keras.callbacks.TensorBoard(str(outdir / "tensorboard")),
+        ReconstructionFigure(
+            figure_images, data.mean, data.std, noise=figure_noise,
+            png_path=outdir / "reconstructions.png",
+            log_dir=outdir / "tensorboard" / "reconstructions",
+            every_n_epochs=config.figure_every_epochs,
+        ),
     ]
     history = model.fit(
         train_ds,
@@ -152,14 +173,8 @@ def run(config, workdir):
 
     model.save(workdir / "model.keras")
     (workdir / "history.json").write_text(json.dumps(history.history, indent=2, default=float))
-    figure_source = eval_ds if eval_ds is not None else train_ds
-    batch = next(iter(figure_source))
-    images = batch["images"] if isinstance(batch, dict) else batch
-    save_reconstruction_figure(
-        model, images[: config.num_figure_images], data.mean, data.std,
-        workdir / "reconstructions.png",
-        noise=batch["noise"][: config.num_figure_images] if isinstance(batch, dict) else None,
-    )
+    if config.export_saved_model:
+        export_saved_model(model, workdir / "saved_model", data.mean, data.std)
     return model, history
 
 
