@@ -22,6 +22,9 @@ class ViTClassifier(keras.Model):
     `pooling="avg"` averages the patch tokens and normalises them (`fc_norm`), with no final
     encoder norm: the paper's fine-tuning recipe (the reference's `global_pool=True`).
     `pooling="cls"` takes the cls token after the encoder's final norm (ViT's default).
+    `head_batch_norm=True` puts a BatchNorm without affine parameters before the head, as the
+    reference's linear probing (after MoCo v3); `freeze_encoder=True` trains the head alone;
+    `drop_path_rate` is the encoder's stochastic depth.
     """
 
     def __init__(
@@ -36,6 +39,9 @@ class ViTClassifier(keras.Model):
         encoder_mlp_dim=3072,
         pooling="avg",
         layer_norm_epsilon=1e-6,
+        drop_path_rate=0.0,
+        head_batch_norm=False,
+        freeze_encoder=False,
         **kwargs,
     ):
         super().__init__(**{"name": "vit_classifier", **kwargs})
@@ -51,21 +57,30 @@ class ViTClassifier(keras.Model):
         self.encoder_mlp_dim = encoder_mlp_dim
         self.pooling = pooling
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.drop_path_rate = drop_path_rate
+        self.head_batch_norm = head_batch_norm
+        self.freeze_encoder = freeze_encoder
 
         self.encoder = ViTEncoder(
             self.image_size, patch_size, num_channels, encoder_dim, encoder_depth,
             encoder_heads, encoder_mlp_dim, layer_norm_epsilon, final_norm=pooling == "cls",
-            name="encoder", dtype=self.dtype_policy,
+            drop_path_rate=drop_path_rate, name="encoder", dtype=self.dtype_policy,
         )
         self.num_patches = self.encoder.num_patches
         self.fc_norm = (
             layer_norm(layer_norm_epsilon, "fc_norm", self.dtype_policy) if pooling == "avg" else None
         )
+        self.head_norm = keras.layers.BatchNormalization(
+            center=False, scale=False, epsilon=1e-6, name="head_norm", dtype=self.dtype_policy
+        ) if head_batch_norm else None
+        # The reference's head initialisations: std 0.01 for probing (MoCo v3), 2e-5 for fine-tuning.
         self.head = keras.layers.Dense(
-            num_classes, kernel_initializer=keras.initializers.TruncatedNormal(stddev=2e-5),
+            num_classes,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.01 if head_batch_norm else 2e-5),
             name="head", dtype=self.dtype_policy,
         )
         self.build((None, *self.image_size, num_channels))
+        self.encoder.trainable = not freeze_encoder  # after build: it freezes existing weights
 
     @classmethod
     def from_preset(cls, name, num_classes, **overrides):
@@ -76,11 +91,10 @@ class ViTClassifier(keras.Model):
         return cls(num_classes, **encoder_config, **extra)
 
     @classmethod
-    def from_pretrained(cls, mae, num_classes, pooling="avg"):
-        """A classifier whose encoder starts from a pretrained `MaskedAutoencoder`'s encoder."""
-        classifier = cls(
-            num_classes, **{key: getattr(mae, key) for key in ENCODER_ARGS}, pooling=pooling
-        )
+    def from_pretrained(cls, mae, num_classes, **kwargs):
+        """A classifier whose encoder starts from a pretrained `MaskedAutoencoder`'s encoder;
+        `kwargs` are the classifier's own arguments (pooling, drop_path_rate, ...)."""
+        classifier = cls(num_classes, **{key: getattr(mae, key) for key in ENCODER_ARGS}, **kwargs)
         source = {w.path.split("/", 1)[1]: w for w in mae.encoder.weights}
         for weight in classifier.encoder.weights:
             weight.assign(source[weight.path.split("/", 1)[1]])
@@ -88,14 +102,14 @@ class ViTClassifier(keras.Model):
 
     def build(self, input_shape):
         self.encoder.build(input_shape)
-        if self.fc_norm is not None:
-            self.fc_norm.build((None, self.encoder_dim))
-        self.head.build((None, self.encoder_dim))
+        for layer in (self.fc_norm, self.head_norm, self.head):
+            if layer is not None:
+                layer.build((None, self.encoder_dim))
         self.built = True
 
-    def features(self, images):
-        """{"cls_token": [B, D], "pooled": [B, D]}: the cls token and the head's input."""
-        tokens = self.encoder(images)
+    def features(self, images, training=False):
+        """{"cls_token": [B, D], "pooled": [B, D]}: the cls token and the pooled features."""
+        tokens = self.encoder(images, training=training)
         if self.pooling == "avg":
             pooled = self.fc_norm(ops.mean(tokens[:, 1:], axis=1))
         else:
@@ -103,7 +117,10 @@ class ViTClassifier(keras.Model):
         return {"cls_token": tokens[:, 0], "pooled": pooled}
 
     def call(self, images, training=False):
-        return self.head(self.features(images)["pooled"])
+        pooled = self.features(images, training=training)["pooled"]
+        if self.head_norm is not None:
+            pooled = self.head_norm(pooled, training=training)
+        return self.head(pooled)
 
     def get_config(self):
         return {
@@ -118,4 +135,7 @@ class ViTClassifier(keras.Model):
             "encoder_mlp_dim": self.encoder_mlp_dim,
             "pooling": self.pooling,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "drop_path_rate": self.drop_path_rate,
+            "head_batch_norm": self.head_batch_norm,
+            "freeze_encoder": self.freeze_encoder,
         }

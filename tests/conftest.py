@@ -10,7 +10,7 @@ import tarfile
 import pytest
 
 from keras_mae import pretrain
-from keras_mae.config import default_config
+from keras_mae.config import default_config, use_cifar10
 from keras_mae.distribute import split_cpu
 
 # Two logical CPU devices, so that MirroredStrategy runs in-process without GPUs. It must happen
@@ -64,15 +64,10 @@ def cifar_folder(tmp_path_factory):
 
 def cifar_config(folder):
     """A short pretraining of the micro preset on the real CIFAR-10 JPEGs of `folder`."""
-    config = default_config()
+    config = use_cifar10(default_config())
     config.model.preset = "mae_vit_micro_patch4_32"
-    config.data.source = "folder"
     config.data.train = str(folder / "train")
     config.data.eval = str(folder / "test")
-    config.data.image_size = (32, 32)
-    config.data.num_channels = 3
-    config.data.mean = (0.4914, 0.4822, 0.4465)
-    config.data.std = (0.2470, 0.2435, 0.2616)
     config.batch_size = 64
     config.epochs = 4
     config.optim.base_lr = 4e-3  # peak lr 1e-3 at batch 64
