@@ -1,11 +1,13 @@
-"""Pretrain a Masked Autoencoder.
+"""Pretrain a Masked Autoencoder, or evaluate one by fine-tuning or linear probing.
 
     python train.py --config configs/quickstart.py --workdir runs/quickstart
     python train.py --config configs/cifar10.py --config.batch_size=256 --config.epochs=100
+    python train.py --config configs/finetune_cifar10.py --config.init_checkpoint=runs/cifar10/model.keras
 
-Writes to --workdir: config.json, TensorBoard logs, a checkpoint per epoch, model.keras and
-reconstructions.png. Re-running the same command resumes an interrupted run. A mistake in the
-command, the config or the data ends in one line, `error: ...`, and exit status 2.
+The config's `task` (pretrain | finetune | linprobe) says which. Writes to --workdir:
+config.json, TensorBoard logs, a checkpoint per epoch, model.keras and a SavedModel (and, when
+pretraining, reconstructions.png). Re-running the same command resumes an interrupted run. A
+mistake in the command, the config or the data ends in one line, `error: ...`, and exit status 2.
 """
 
 import pathlib
@@ -14,13 +16,13 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from keras_mae import pretrain
-from keras_mae.config import default_config
+from keras_mae import finetune, pretrain
 from keras_mae.errors import InputError, Interrupted, MAEError
 from keras_mae.preflight import check_overrides
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/quickstart.py", "Run config file.")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/quickstart", "Where the run writes everything.")
+_TASKS = {"pretrain": pretrain.run, "finetune": finetune.run, "linprobe": finetune.run}
 
 
 def fail(error):
@@ -36,7 +38,7 @@ def parse_flags(argv):
         remaining = flags.FLAGS(argv)
     except (KeyError, AttributeError):  # ml_collections: an override names no field
         try:
-            check_overrides(argv[1:], default_config())
+            check_overrides(argv[1:])
         except InputError as error:
             fail(error)
         raise
@@ -50,7 +52,11 @@ def parse_flags(argv):
 def main(argv):
     del argv
     try:
-        pretrain.run(_CONFIG.value, _WORKDIR.value)
+        task = _CONFIG.value.task
+        if task not in _TASKS:
+            raise InputError(f"Unknown task {task!r}; use one of {', '.join(_TASKS)} "
+                             "(--config.task).")
+        _TASKS[task](_CONFIG.value, _WORKDIR.value)
     except MAEError as error:
         fail(error)
     except KeyboardInterrupt:

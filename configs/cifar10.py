@@ -6,20 +6,12 @@
         --config.data.train=train --config.data.eval=test
 """
 
-from keras_mae.config import default_config
+from keras_mae.config import default_config, use_cifar10
 
 
 def get_config():
-    config = default_config()
+    config = use_cifar10(default_config())
     config.model.preset = "mae_vit_tiny_patch4_32"
-    config.data.source = "folder"
-    config.data.tfds_name = "cifar10"
-    config.data.train = "cifar10/train"
-    config.data.eval = "cifar10/test"
-    config.data.image_size = (32, 32)
-    config.data.num_channels = 3
-    config.data.mean = (0.4914, 0.4822, 0.4465)
-    config.data.std = (0.2470, 0.2435, 0.2616)
     config.batch_size = 512
     config.epochs = 400
     config.optim.base_lr = 1.5e-4

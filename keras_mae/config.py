@@ -1,5 +1,6 @@
-"""Every knob of a pretraining run, with its default and meaning. Files in `configs/` start from
-`default_config()` and change what their setup needs; `--config.a.b=value` overrides any field."""
+"""Every knob of a run, with its default and meaning. Files in `configs/` start from
+`default_config()` (pretraining), `finetune_config()` or `linprobe_config()` and change what
+their setup needs; `--config.a.b=value` overrides any field."""
 
 import ml_collections
 
@@ -10,6 +11,7 @@ NAN_POLICIES = ("stop", "skip")
 def default_config():
     """The paper's pretraining recipe (appendix A.1) on the bundled sample's data settings."""
     config = ml_collections.ConfigDict()
+    config.task = "pretrain"  # pretrain | finetune | linprobe: what train.py runs.
 
     config.model = ml_collections.ConfigDict()
     config.model.preset = "mae_vit_base_patch16"  # Architecture; see keras_mae.list_presets().
@@ -55,4 +57,92 @@ def default_config():
     config.tpu_project = ""  # GCP project of the TPU, if it is named.
     config.num_cpu_devices = 0  # >1 splits the CPU into logical devices (tests, no GPU).
     config.num_figure_images = 8  # Images in the reconstruction figure.
+    config.figure_every_epochs = 1  # Draw the figure (PNG + TensorBoard image) every N epochs.
+    config.export_saved_model = True  # Write <workdir>/saved_model for serving at the end.
+    return config
+
+
+def use_cifar10(config):
+    """CIFAR-10 data settings: 32x32 RGB from class folders (or TFDS "cifar10" with
+    --config.data.source=tfds --config.data.train=train --config.data.eval=test)."""
+    config.data.source = "folder"
+    config.data.tfds_name = "cifar10"
+    config.data.train = "cifar10/train"
+    config.data.eval = "cifar10/test"
+    config.data.image_size = (32, 32)
+    config.data.num_channels = 3
+    config.data.mean = (0.4914, 0.4822, 0.4465)
+    config.data.std = (0.2470, 0.2435, 0.2616)
+    return config
+
+
+def use_imagenet(config):
+    """ImageNet-1k data settings: 224x224 RGB from TFDS "imagenet2012", prepared by hand."""
+    config.data.source = "tfds"
+    config.data.tfds_name = "imagenet2012"
+    config.data.tfds_download = False  # ImageNet must be downloaded manually (TFDS docs).
+    config.data.train = "train"
+    config.data.eval = "validation"
+    config.data.image_size = (224, 224)
+    config.data.num_channels = 3
+    config.data.mean = (0.485, 0.456, 0.406)
+    config.data.std = (0.229, 0.224, 0.225)
+    return config
+
+
+def finetune_config():
+    """The paper's end-to-end fine-tuning recipe (appendix A.2, ViT-B: 100 epochs, lr 5e-4 x
+    batch / 256, layer decay 0.65; ViT-L/H: 50 epochs, 1e-3, 0.75) from a pretrained encoder."""
+    config = _evaluation_config("finetune")
+    config.model.pooling = "avg"  # "avg": mean patch token + fc_norm (paper); "cls".
+    config.model.drop_path_rate = 0.1  # Stochastic depth of the last block (ViT-L/H: 0.2).
+    config.optim.base_lr = 5e-4
+    config.optim.layer_decay = 0.65  # lr x layer_decay ** (layers above); ViT-L/H: 0.75.
+    config.optim.weight_decay = 0.05
+    config.optim.min_lr = 1e-6
+    config.optim.warmup_epochs = 5
+    config.batch_size = 1024
+    config.epochs = 100
+    config.augment.crop_scale = (0.08, 1.0)
+    config.augment.rand_augment = True  # RandAugment, 2 ops of magnitude 9 (std 0.5).
+    config.augment.erase_probability = 0.25  # Random erasing.
+    config.augment.mixup_alpha = 0.8  # 0 = off.
+    config.augment.cutmix_alpha = 1.0  # 0 = off; with mixup, one of the two per batch.
+    config.augment.label_smoothing = 0.1
+    return config
+
+
+def linprobe_config():
+    """The paper's linear probing (appendix A.3): a BatchNorm + linear head on the frozen
+    encoder's cls token, LARS with lr 0.1 x batch / 256, no weight decay, 90 epochs."""
+    config = _evaluation_config("linprobe")
+    config.model.pooling = "cls"
+    config.model.drop_path_rate = 0.0
+    config.optim.base_lr = 0.1
+    config.optim.weight_decay = 0.0
+    config.optim.momentum = 0.9
+    config.optim.warmup_epochs = 10
+    config.batch_size = 16384
+    config.epochs = 90
+    config.augment.crop_scale = (0.08, 1.0)
+    config.augment.rand_augment = False
+    config.augment.erase_probability = 0.0
+    config.augment.mixup_alpha = 0.0
+    config.augment.cutmix_alpha = 0.0
+    config.augment.label_smoothing = 0.0
+    return config
+
+
+def _evaluation_config(task):
+    """The fields fine-tuning and probing share; data, scaling and run fields as pretraining."""
+    config = default_config()
+    config.task = task
+    config.init_checkpoint = ""  # The pretrained MAE: a .keras file, an official .pth or a HF folder.
+    del config.model.mask_ratio, config.model.norm_pix_loss, config.data.crop_scale
+    config.optim = ml_collections.ConfigDict()
+    config.optim.min_lr = 0.0  # Floor of the cosine schedule.
+    config.augment = ml_collections.ConfigDict()
+    config.augment.crop_fraction = 0.875  # Held-out images: centre crop of this share (224/256).
+    config.data.eval = "validation"
+    config.num_figure_images = 0
     return config

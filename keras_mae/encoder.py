@@ -25,6 +25,9 @@ class ViTEncoder(keras.layers.Layer):
     """Patch embedding + fixed sin-cos positions + cls token + pre-norm blocks + final norm.
 
     call(images [B, H, W, C], keep_indices [B, K] or None) -> tokens [B, 1 + K (or L), D].
+    `final_norm=False` drops the final norm, as the reference's fine-tuned ViTs with global
+    pooling do (they normalise the pooled features instead, `fc_norm`). `drop_path_rate` is the
+    stochastic depth of the last block, rising linearly from 0 at the first (as timm).
     """
 
     def __init__(
@@ -37,6 +40,8 @@ class ViTEncoder(keras.layers.Layer):
         num_heads,
         mlp_dim,
         layer_norm_epsilon=1e-6,
+        final_norm=True,
+        drop_path_rate=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -48,6 +53,8 @@ class ViTEncoder(keras.layers.Layer):
         self.num_heads = num_heads
         self.mlp_dim = mlp_dim
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.final_norm = final_norm
+        self.drop_path_rate = drop_path_rate
         self.grid_size = check_patch_grid(self.image_size, patch_size)
         self.num_patches = self.grid_size[0] * self.grid_size[1]
 
@@ -77,15 +84,18 @@ class ViTEncoder(keras.layers.Layer):
                 self.num_heads,
                 self.mlp_dim,
                 self.layer_norm_epsilon,
+                drop_path_rate=self.drop_path_rate * index / max(self.num_layers - 1, 1),
                 name=f"block_{index}",
                 dtype=self.dtype_policy,
             )
             block.build(token_shape)
             self.blocks.append(block)
-        self.norm = layer_norm(self.layer_norm_epsilon, "norm", self.dtype_policy)
-        self.norm.build(token_shape)
+        self.norm = None
+        if self.final_norm:
+            self.norm = layer_norm(self.layer_norm_epsilon, "norm", self.dtype_policy)
+            self.norm.build(token_shape)
 
-    def call(self, images, keep_indices=None):
+    def call(self, images, keep_indices=None, training=False):
         self._check_images(images)
         pos_embed = ops.cast(self.pos_embed, self.compute_dtype)
         x = self.patch_embed(images) + pos_embed[:, 1:]
@@ -94,8 +104,8 @@ class ViTEncoder(keras.layers.Layer):
         cls = ops.cast(self.cls_token, self.compute_dtype) + pos_embed[:, :1]
         x = ops.concatenate([ops.tile(cls, (ops.shape(x)[0], 1, 1)), x], axis=1)
         for block in self.blocks:
-            x = block(x)
-        return self.norm(x)
+            x = block(x, training=training)
+        return self.norm(x) if self.final_norm else x
 
     def _check_images(self, images):
         height, width, channels = images.shape[1:]
@@ -122,4 +132,6 @@ class ViTEncoder(keras.layers.Layer):
             "num_heads": self.num_heads,
             "mlp_dim": self.mlp_dim,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "final_norm": self.final_norm,
+            "drop_path_rate": self.drop_path_rate,
         }

@@ -7,7 +7,7 @@ from keras import ops
 
 from keras_mae.decoder import MAEDecoder
 from keras_mae.encoder import ViTEncoder, as_image_size
-from keras_mae.losses import masked_mse, normalize_patches
+from keras_mae.losses import masked_mse, normalize_patches, patch_mean_and_scale
 from keras_mae.masking import num_visible, random_masking
 from keras_mae.nonfinite import apply_if, finite_on_all_replicas
 from keras_mae.patching import patchify, unpatchify
@@ -103,6 +103,34 @@ class MaskedAutoencoder(keras.Model):
     def encode(self, images):
         """Encoder tokens of the whole, unmasked image: [B, H, W, C] -> [B, 1 + L, D]."""
         return self.encoder(images)
+
+    def features(self, images):
+        """{"cls_token": [B, D], "pooled": [B, D] (mean patch token)} of the unmasked image."""
+        tokens = self.encode(images)
+        return {"cls_token": tokens[:, 0], "pooled": ops.mean(tokens[:, 1:], axis=1)}
+
+    def reconstruct(self, images, noise=None):
+        """Masked images and their reconstructions, in the space of `images` (normalised).
+
+        Returns {"masked", "reconstruction", "pasted": [B, H, W, C], "mask": [B, L]}: the input
+        with removed patches zeroed, the prediction of every patch, and the prediction at removed
+        patches with the input at visible ones. With norm_pix_loss each predicted patch gets back
+        the true patch's mean and std, as the reference's demo does.
+        """
+        images = ops.cast(images, "float32")
+        outputs = self(images, noise=noise, training=False)
+        patches = self.patchify(images)
+        pred = ops.cast(outputs["pred"], "float32")
+        if self.norm_pix_loss:
+            mean, scale = patch_mean_and_scale(patches)
+            pred = pred * scale + mean
+        mask = outputs["mask"][:, :, None]
+        return {
+            "masked": self.unpatchify(patches * (1.0 - mask)),
+            "reconstruction": self.unpatchify(pred),
+            "pasted": self.unpatchify(patches * (1.0 - mask) + pred * mask),
+            "mask": outputs["mask"],
+        }
 
     def sample_noise(self, batch_size, step=None):
         """Uniform masking noise [B, L], different on every replica of a distributed step.

@@ -29,7 +29,9 @@ def apply_if(condition, optimizer, gradients, variables):
 
     def cross_replica(distribution, condition, gradients):
         def apply():
-            distribution.extended.call_for_each_replica(optimizer.apply, args=(gradients, variables))
+            distribution.extended.call_for_each_replica(
+                optimizer.apply, args=(gradients, variables)
+            )
 
         tf.cond(distribution.experimental_local_results(condition)[0], apply, lambda: None)
 

@@ -8,7 +8,9 @@ import shutil
 
 import ml_collections
 
-from keras_mae.config import NAN_POLICIES, SOURCES, default_config
+from keras_mae.config import (
+    NAN_POLICIES, SOURCES, default_config, finetune_config, linprobe_config,
+)
 from keras_mae.encoder import as_image_size
 from keras_mae.errors import InputError
 from keras_mae.masking import num_visible
@@ -28,7 +30,8 @@ def check_config(config):
     for name in ("batch_size", "epochs"):
         if config[name] < 1:
             raise InputError(f"{name} must be at least 1, got {config[name]} (--config.{name}).")
-    grid = check_patch_grid(as_image_size(config.data.image_size), architecture(config)["patch_size"])
+    patch_size = architecture(config)["patch_size"]
+    grid = check_patch_grid(as_image_size(config.data.image_size), patch_size)
     num_visible(grid[0] * grid[1], config.model.mask_ratio)
     _check_normalisation(config.data)
 
@@ -42,9 +45,11 @@ def check_fields(config, reference):
             raise InputError(f"Unknown config field {path!r}.{_close_field(path, known)}")
 
 
-def check_overrides(arguments, reference, flag="config"):
-    """Every `--config.a.b=value` among command-line `arguments` names a field of `reference`."""
-    known = field_paths(reference)
+def check_overrides(arguments, flag="config"):
+    """Every `--config.a.b=value` among command-line `arguments` names a field of some task's
+    config (the task's own config cannot be loaded when an override fails)."""
+    known = sorted({path for reference in (default_config(), finetune_config(), linprobe_config())
+                    for path in field_paths(reference)})
     for argument in arguments:
         match = re.match(rf"--{flag}\.([\w.]+)", argument)
         if match and match.group(1) not in known:
@@ -55,7 +60,7 @@ def check_overrides(arguments, reference, flag="config"):
 
 
 def field_paths(config, prefix=""):
-    """Dotted paths of every field of a ConfigDict, nested ones included: ["model", "model.preset", ...]."""
+    """Dotted paths of every field of a ConfigDict, nested ones too: ["model", "model.preset"]."""
     paths = []
     for key in config.keys():
         paths.append(prefix + key)
@@ -130,9 +135,10 @@ def check_workdir(workdir, config):
 
 def run_bytes(config):
     """What a run writes, at most at once: the kept per-epoch checkpoints (and the one being
-    written), the backups and the final model."""
+    written), the backups and the final model (and its SavedModel)."""
     checkpoints = min(config.keep_checkpoints or config.epochs, config.epochs) + 1
-    return checkpoint_bytes(architecture(config)) * (checkpoints + _BACKUP_COPIES + 1)
+    final_copies = 2 if config.export_saved_model else 1  # model.keras and the SavedModel
+    return checkpoint_bytes(architecture(config)) * (checkpoints + _BACKUP_COPIES + final_copies)
 
 
 def checkpoint_bytes(arguments):

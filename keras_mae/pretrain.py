@@ -14,6 +14,7 @@ import tensorflow as tf
 from absl import logging
 
 from keras_mae.backup import AtomicBackupAndRestore
+from keras_mae.callbacks import ReconstructionFigure
 from keras_mae.checkpoints import EpochCheckpoints, save_atomically
 from keras_mae.data import (
     find_unreadable, from_folder, from_tfds, make_dataset, sample_source,
@@ -22,20 +23,21 @@ from keras_mae.distribute import (
     check_global_batch, is_chief, jit_compile_for, make_strategy, split_cpu,
 )
 from keras_mae.errors import InputError
+from keras_mae.export import export_saved_model
 from keras_mae.model import MaskedAutoencoder
 from keras_mae.optim import adamw, scaled_learning_rate, warmup_cosine
 from keras_mae.preflight import check_config, check_workdir
 from keras_mae.stopping import NonFiniteLossPolicy, StopOnInterrupt
-from keras_mae.visualize import save_reconstruction_figure
 
 
-def load_source(data_config, split, seed=0):
+def load_source(data_config, split, seed=0, require_labels=False):
     """The `ImageSource` for `split` (a split name, or a folder path for source "folder"), with
-    `data_config.num_channels` channels."""
+    `data_config.num_channels` channels; `require_labels` refuses a folder without classes."""
     if data_config.source == "sample":
         return sample_source(split, data_config.num_channels)
     if data_config.source == "folder":
-        return from_folder(split, data_config.num_channels, shuffle=True, seed=seed)
+        return from_folder(split, data_config.num_channels, shuffle=True, seed=seed,
+                           require_labels=require_labels)
     if data_config.source == "tfds":
         return from_tfds(
             data_config.tfds_name,
@@ -78,6 +80,16 @@ def with_fixed_noise(dataset, num_patches, seed):
         return {"images": images, "noise": noise}
 
     return dataset.enumerate().map(add_noise)
+
+
+def figure_batch(dataset, count, num_patches, seed):
+    """(images, noise) for the reconstruction figure: the first `count` images of `dataset` and
+    masking noise fixed by `seed`, so that every epoch's figure shows the same masks."""
+    batch = next(iter(dataset))
+    images = batch["images"] if isinstance(batch, dict) else batch
+    images = np.asarray(images[:count])
+    noise = np.random.default_rng(seed).random((len(images), num_patches)).astype(np.float32)
+    return images, noise
 
 
 def build_model(config):
@@ -159,16 +171,26 @@ def run(config, workdir):
             eval_ds = eval_ds.take(config.eval_steps)
 
     interrupt = StopOnInterrupt(backup)
-    callbacks = [  # The stopping callbacks first: they stop before any other saves.
-        NonFiniteLossPolicy(config.nan_policy, outdir),
-        interrupt,
-        backup,
-        EpochCheckpoints(outdir / "checkpoints", keep=config.keep_checkpoints),
-        # Per-epoch scalars: with update_freq=N, Keras 3.15 drops the epoch summaries of epochs
-        # whose last step is not a multiple of N.
-        keras.callbacks.TensorBoard(str(outdir / "tensorboard")),
-    ]
-    try:
+    try:  # Reading images (here and in fit) may meet files that cannot be decoded.
+        figure_images, figure_noise = figure_batch(
+            eval_ds if eval_ds is not None else train_ds, config.num_figure_images,
+            model.num_patches, config.seed,
+        )
+        callbacks = [  # The stopping callbacks first: they stop before any other saves.
+            NonFiniteLossPolicy(config.nan_policy, outdir),
+            interrupt,
+            backup,
+            EpochCheckpoints(outdir / "checkpoints", keep=config.keep_checkpoints),
+            # Per-epoch scalars: with update_freq=N, Keras 3.15 drops the epoch summaries of
+            # epochs whose last step is not a multiple of N.
+            keras.callbacks.TensorBoard(str(outdir / "tensorboard")),
+            ReconstructionFigure(
+                figure_images, data.mean, data.std, noise=figure_noise,
+                png_path=outdir / "reconstructions.png",
+                log_dir=outdir / "tensorboard" / "reconstructions",
+                every_n_epochs=config.figure_every_epochs,
+            ),
+        ]
         with interrupt.catching_interrupts():
             history = model.fit(
                 train_ds,
@@ -189,14 +211,8 @@ def run(config, workdir):
 
     save_atomically(model, workdir / "model.keras")
     (workdir / "history.json").write_text(json.dumps(history.history, indent=2, default=float))
-    figure_source = eval_ds if eval_ds is not None else train_ds
-    batch = next(iter(figure_source))
-    images = batch["images"] if isinstance(batch, dict) else batch
-    save_reconstruction_figure(
-        model, images[: config.num_figure_images], data.mean, data.std,
-        workdir / "reconstructions.png",
-        noise=batch["noise"][: config.num_figure_images] if isinstance(batch, dict) else None,
-    )
+    if config.export_saved_model:
+        export_saved_model(model, workdir / "saved_model", data.mean, data.std)
     return model, history
 
 

@@ -1,6 +1,7 @@
 """The pre-norm ViT block of the reference (timm `Block`): x + MSA(LN(x)), then x + MLP(LN(x))."""
 
 import keras
+import keras_cv
 from keras import ops
 
 
@@ -43,14 +44,20 @@ class MultiHeadSelfAttention(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="keras_mae")
 class TransformerBlock(keras.layers.Layer):
-    """One pre-norm transformer block: [B, N, D] -> [B, N, D]."""
+    """One pre-norm transformer block: [B, N, D] -> [B, N, D].
 
-    def __init__(self, hidden_dim, num_heads, mlp_dim, layer_norm_epsilon=1e-6, **kwargs):
+    `drop_path_rate` > 0 drops each residual branch per sample while training (stochastic
+    depth, as timm's `DropPath`), for fine-tuning; pretraining uses none.
+    """
+
+    def __init__(self, hidden_dim, num_heads, mlp_dim, layer_norm_epsilon=1e-6,
+                 drop_path_rate=0.0, **kwargs):
         super().__init__(**kwargs)
         self.hidden_dim = hidden_dim
         self.num_heads = num_heads
         self.mlp_dim = mlp_dim
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.drop_path_rate = drop_path_rate
 
     def build(self, input_shape):
         self.norm1 = layer_norm(self.layer_norm_epsilon, "norm1", self.dtype_policy)
@@ -67,10 +74,18 @@ class TransformerBlock(keras.layers.Layer):
         for layer in (self.norm1, self.attn, self.norm2, self.fc1):
             layer.build(input_shape)
         self.fc2.build((*input_shape[:-1], self.mlp_dim))
+        self.drop_path = None
+        if self.drop_path_rate:
+            self.drop_path = keras_cv.layers.DropPath(
+                self.drop_path_rate, name="drop_path", dtype=self.dtype_policy
+            )
 
-    def call(self, x):
-        x = x + self.attn(self.norm1(x))
-        return x + self.fc2(self.fc1(self.norm2(x)))
+    def call(self, x, training=False):
+        x = x + self._branch(self.attn(self.norm1(x)), training)
+        return x + self._branch(self.fc2(self.fc1(self.norm2(x))), training)
+
+    def _branch(self, residual, training):
+        return residual if self.drop_path is None else self.drop_path(residual, training=training)
 
     def get_config(self):
         return {
@@ -79,6 +94,7 @@ class TransformerBlock(keras.layers.Layer):
             "num_heads": self.num_heads,
             "mlp_dim": self.mlp_dim,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "drop_path_rate": self.drop_path_rate,
         }
 
 

@@ -3,37 +3,35 @@
 Everything is returned in pixel space (0..1): the data normalisation is undone, and with
 norm_pix_loss the predicted patches are given back each true patch's mean and variance,
 as the reference's demo does.
+
+    python -m keras_mae.visualize --checkpoint runs/cifar10/model.keras \
+        --images photos/,cat.jpg --output reconstructions.png
 """
 
+import pathlib
+
+import keras
 import numpy as np
 import tensorflow as tf
+from absl import app, flags
 from keras import ops
 
-from keras_mae.losses import patch_mean_and_scale
+from keras_mae.data import from_folder
+from keras_mae.data.augment import resize
+from keras_mae import normalization
 
 
 def reconstruction_panels(model, images, data_mean, data_std, noise=None):
     """Normalised images [B, H, W, C] -> four arrays [B, H, W, C] in 0..1:
     `original`, `masked`, `reconstruction`, `pasted` (visible patches are the input's)."""
-    images = ops.convert_to_tensor(images, "float32")
-    outputs = model(images, noise=noise, training=False)
-    patches = model.patchify(images)
-    pred = ops.cast(outputs["pred"], "float32")
-    if model.norm_pix_loss:
-        mean, scale = patch_mean_and_scale(patches)
-        pred = pred * scale + mean
-    mask = outputs["mask"][:, :, None]
-    panels = {
-        "original": patches,
-        "masked": patches * (1.0 - mask),
-        "reconstruction": pred,
-        "pasted": patches * (1.0 - mask) + pred * mask,
-    }
+    panels = {"original": ops.convert_to_tensor(images, "float32")}
+    panels.update(model.reconstruct(panels["original"], noise=noise))
+    del panels["mask"]
     data_mean = np.asarray(data_mean, np.float32)
     data_std = np.asarray(data_std, np.float32)
     return {
-        name: np.clip(ops.convert_to_numpy(model.unpatchify(p)) * data_std + data_mean, 0, 1)
-        for name, p in panels.items()
+        name: np.clip(ops.convert_to_numpy(panel) * data_std + data_mean, 0, 1)
+        for name, panel in panels.items()
     }
 
 
@@ -56,10 +54,52 @@ def save_png(image, path):
     tf.io.write_file(str(path), tf.io.encode_png(image))
 
 
-def save_reconstruction_figure(model, images, mean, std, path, noise=None, min_size=96):
-    """Draw the figure for normalised `images` and save it as a PNG at `path`; return the grid."""
+def reconstruction_figure(model, images, mean, std, noise=None, min_size=96):
+    """The figure for normalised `images` as a uint8 grid, cells enlarged to >= `min_size` px."""
     panels = reconstruction_panels(model, images, mean, std, noise)
     scale = max(1, -(-min_size // max(model.image_size)))
-    grid = make_grid(panels, scale=scale)
-    save_png(grid, path)
-    return grid
+    return make_grid(panels, scale=scale)
+
+
+def load_images(paths, image_size, num_channels, limit):
+    """Up to `limit` images from files and folders, resized to `image_size`: uint8 [N, H, W, C]."""
+    images = []
+    for path in paths:
+        if pathlib.Path(path).is_dir():
+            source = from_folder(path, num_channels)
+            images += [image for image, _ in source.dataset.take(limit - len(images))]
+        else:
+            data = tf.io.read_file(str(path))
+            images.append(tf.io.decode_image(data, channels=num_channels, expand_animations=False))
+        if len(images) >= limit:
+            break
+    resized = [resize(image, image_size) for image in images[:limit]]
+    return np.round(np.stack(resized)).astype(np.uint8)
+
+
+def _cli():
+    """`python -m keras_mae.visualize --checkpoint model.keras --images folder_or_files...`."""
+    flags.DEFINE_string("checkpoint", None, "A MaskedAutoencoder .keras file.", required=True)
+    flags.DEFINE_list("images", None, "Image files and/or folders.", required=True)
+    flags.DEFINE_string("output", "reconstructions.png", "The PNG to write.")
+    flags.DEFINE_integer("num_images", 8, "Rows of the figure.")
+    flags.DEFINE_integer("seed", 0, "Masking seed.")
+    normalization.define_flags()
+
+    def main(argv):
+        del argv
+        args = flags.FLAGS
+        mean, std = normalization.from_flags(args.checkpoint)
+        model = keras.models.load_model(args.checkpoint, compile=False)
+        pixels = load_images(args.images, model.image_size, model.num_channels, args.num_images)
+        images = (pixels / 255.0 - np.asarray(mean)) / np.asarray(std)
+        noise = np.random.default_rng(args.seed).random((len(images), model.num_patches))
+        save_png(reconstruction_figure(model, images, mean, std, noise.astype(np.float32)),
+                 args.output)
+        print(f"{len(images)} reconstructions drawn to {args.output}")
+
+    app.run(main)
+
+
+if __name__ == "__main__":
+    _cli()

@@ -9,6 +9,8 @@ import tarfile
 
 import pytest
 
+from keras_mae import pretrain
+from keras_mae.config import default_config, use_cifar10
 from keras_mae.distribute import split_cpu
 
 # Two logical CPU devices, so that MirroredStrategy runs in-process without GPUs. It must happen
@@ -58,3 +60,26 @@ def extract_cifar(destination, per_class):
 def cifar_folder(tmp_path_factory):
     """Real CIFAR-10 JPEGs: train/<class>/ (400 per class) and test/<class>/ (100 per class)."""
     return extract_cifar(tmp_path_factory.mktemp("cifar10"), per_class=400)
+
+
+def cifar_config(folder):
+    """A short pretraining of the micro preset on the real CIFAR-10 JPEGs of `folder`."""
+    config = use_cifar10(default_config())
+    config.model.preset = "mae_vit_micro_patch4_32"
+    config.data.train = str(folder / "train")
+    config.data.eval = str(folder / "test")
+    config.batch_size = 64
+    config.epochs = 4
+    config.optim.base_lr = 4e-3  # peak lr 1e-3 at batch 64
+    config.optim.warmup_epochs = 1
+    return config
+
+
+@pytest.fixture(scope="session")
+def cifar_run(cifar_folder, tmp_path_factory):
+    """(config, workdir, model, history) of one short pretraining run on real CIFAR-10, shared
+    by the tests that judge what it learned and what it wrote."""
+    config = cifar_config(cifar_folder)
+    workdir = tmp_path_factory.mktemp("cifar_run")
+    model, history = pretrain.run(config, workdir)
+    return config, workdir, model, history

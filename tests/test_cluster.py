@@ -52,7 +52,7 @@ def test_two_workers_end_with_identical_weights_and_only_the_chief_keeps_files(t
     assert len(chief) == 1 and chief == other
     kept = sorted(p.name for p in (tmp_path / "run").iterdir())
     assert kept == ["backup", "checkpoints", "config.json", "history.json", "model.keras",
-                    "reconstructions.png", "tensorboard"]
+                    "reconstructions.png", "saved_model", "tensorboard"]
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == [
         "epoch_001.keras", "epoch_002.keras"]
 

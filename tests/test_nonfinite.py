@@ -16,7 +16,8 @@ from conftest import TINY
 
 
 def state(model):
-    return [np.array(keras.ops.convert_to_numpy(v)) for v in model.weights + model.optimizer.variables]
+    variables = model.weights + model.optimizer.variables
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
 
 
 @pytest.mark.parametrize("strategy_devices, jit_compile", [

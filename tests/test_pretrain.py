@@ -9,8 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 import keras
-from keras_mae import MaskedAutoencoder, pretrain
-from keras_mae.config import default_config
+from keras_mae import MaskedAutoencoder
 from keras_mae.data import from_folder
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -37,29 +36,19 @@ def test_train_py_writes_checkpoints_logs_model_and_figure(tmp_path):
     for event_file in (workdir / "tensorboard").rglob("events.out.tfevents.*"):
         for event in tf.compat.v1.train.summary_iterator(str(event_file)):
             tags |= {value.tag for value in event.summary.value}
-    assert {"epoch_loss", "epoch_learning_rate"} <= tags
+    assert {"epoch_loss", "epoch_learning_rate", "reconstructions"} <= tags
 
     figure = tf.io.decode_png(tf.io.read_file(str(workdir / "reconstructions.png"))).numpy()
     assert figure.shape[2] == 3 and figure.shape[0] > figure.shape[1] / 4  # three rows, 4 columns
     model = keras.models.load_model(workdir / "model.keras")
     assert isinstance(model, MaskedAutoencoder) and model.num_channels == 1
 
-
-def cifar_config(folder):
-    config = default_config()
-    config.model.preset = "mae_vit_micro_patch4_32"
-    config.data.source = "folder"
-    config.data.train = str(folder / "train")
-    config.data.eval = str(folder / "test")
-    config.data.image_size = (32, 32)
-    config.data.num_channels = 3
-    config.data.mean = (0.4914, 0.4822, 0.4465)
-    config.data.std = (0.2470, 0.2435, 0.2616)
-    config.batch_size = 64
-    config.epochs = 4
-    config.optim.base_lr = 4e-3  # peak lr 1e-3 at batch 64
-    config.optim.warmup_epochs = 1
-    return config
+    served = tf.saved_model.load(str(workdir / "saved_model"))
+    images = tf.random.uniform((2, 28, 28, 1), 0, 255)
+    features = served.signatures["serving_default"](images=images)
+    np.testing.assert_allclose(
+        features["cls_token"], model.features((images / 255 - 0.286) / 0.353)["cls_token"],
+        atol=1e-4)
 
 
 def patch_mean_baseline(folder, config):
@@ -72,9 +61,8 @@ def patch_mean_baseline(folder, config):
     return float((normalised**2).mean())  # the prediction (the patch mean) is 0 after norm-pix
 
 
-def test_short_pretraining_on_real_cifar10_beats_the_patch_mean_baseline(cifar_folder, tmp_path):
-    config = cifar_config(cifar_folder)
-    _, history = pretrain.run(config, tmp_path / "cifar")
+def test_short_pretraining_on_real_cifar10_beats_the_patch_mean_baseline(cifar_folder, cifar_run):
+    config, _, _, history = cifar_run
     held_out = history.history["val_loss"]
     baseline = patch_mean_baseline(cifar_folder, config)
     assert 0.9 < baseline < 1.0

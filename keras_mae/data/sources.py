@@ -108,7 +108,9 @@ def from_folder(path, num_channels=3, shuffle=False, seed=0, require_labels=Fals
 
 def decode_file(file, num_channels):
     """An image file (JPEG, PNG, BMP, GIF: first frame) -> uint8 [H, W, num_channels]."""
-    image = tf.io.decode_image(tf.io.read_file(file), channels=num_channels, expand_animations=False)
+    image = tf.io.decode_image(
+        tf.io.read_file(file), channels=num_channels, expand_animations=False
+    )
     return tf.ensure_shape(image, [None, None, num_channels])
 
 
@@ -163,7 +165,8 @@ def _check_tfds(tfds, name, split, data_dir, download):
             return
         manual = " (it needs a manual download first: --manual_dir)" if getattr(
             builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None) else ""
-        command = f"tfds build {name.split(':')[0]}" + (f" --data_dir={data_dir}" if data_dir else "")
+        command = f"tfds build {name.split(':')[0]}"
+        command += f" --data_dir={data_dir}" if data_dir else ""
         raise InputError(
             f"TFDS data set {name!r} is not prepared in {where}, and downloads are off "
             f"(data.tfds_download=False). Prepare it once where there is network access: "

@@ -1,0 +1,124 @@
+"""HuggingFace ViTMAE checkpoints: a folder with `config.json` and `model.safetensors` (or
+`pytorch_model.bin`, or sharded files with an index), as `save_pretrained` and the Hub give them.
+
+Weight names are translated into the reference's (see `official.py`), fusing the separate
+query/key/value projections into the reference's single qkv projection.
+"""
+
+import json
+import pathlib
+import re
+
+import numpy as np
+
+from keras_mae.convert import official
+
+# Weight names across transformers versions -> one form: 4.x wrote `encoder.layer.N` and
+# `attention.attention.query`, 5.x holds `layers.N` and `attention.q_proj`.
+_HF_RENAMES = [
+    (r"encoder\.layer\.", "layers."),
+    (r"attention\.attention\.query", "attention.q_proj"),
+    (r"attention\.attention\.key", "attention.k_proj"),
+    (r"attention\.attention\.value", "attention.v_proj"),
+    (r"attention\.output\.dense", "attention.o_proj"),
+    (r"intermediate\.dense", "mlp.fc1"),
+    (r"output\.dense", "mlp.fc2"),
+]
+_TO_OFFICIAL = [
+    (r"^vit\.embeddings\.cls_token$", "cls_token"),
+    (r"^vit\.embeddings\.position_embeddings$", "pos_embed"),
+    (r"^vit\.embeddings\.patch_embeddings\.projection\.", "patch_embed.proj."),
+    (r"^vit\.layernorm\.", "norm."),
+    (r"^vit\.layers\.(\d+)\.", r"blocks.\1."),
+    (r"^decoder\.decoder_layers\.(\d+)\.", r"decoder_blocks.\1."),
+    (r"^decoder\.", ""),
+    (r"layernorm_before\.", "norm1."),
+    (r"layernorm_after\.", "norm2."),
+    (r"attention\.o_proj\.", "attn.proj."),
+]
+
+
+def read_state(folder):
+    """The checkpoint's weights as NumPy arrays, from safetensors (no PyTorch needed) or .bin."""
+    folder = pathlib.Path(folder)
+    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        if (folder / index_name).exists():
+            shards = sorted(set(json.loads((folder / index_name).read_text())["weight_map"].values()))
+            return {k: v for shard in shards for k, v in _read_file(folder / shard).items()}
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (folder / name).exists():
+            return _read_file(folder / name)
+    raise FileNotFoundError(
+        f"No model.safetensors or pytorch_model.bin in {folder}: pass the folder that "
+        "save_pretrained wrote (or a Hub snapshot of a ViTMAE model)."
+    )
+
+
+def _read_file(path):
+    if path.suffix == ".safetensors":
+        from safetensors.numpy import load_file
+
+        return load_file(str(path))
+    return official.read_pth(path)
+
+
+def official_state(hf_state):
+    """HuggingFace ViTMAE weight names and layout -> the reference's (fused qkv)."""
+    state = {}
+    for key, value in hf_state.items():
+        if not key.startswith(("vit.", "decoder.")):  # ViTMAEModel: the encoder, unprefixed
+            key = "vit." + key
+        for pattern, replacement in _HF_RENAMES + _TO_OFFICIAL:
+            key = re.sub(pattern, replacement, key)
+        state[key] = np.asarray(value, np.float32)
+    for key in [k for k in state if ".attention.q_proj." in k]:
+        prefix, kind = key.split(".attention.q_proj.")
+        parts = [state.pop(f"{prefix}.attention.{p}_proj.{kind}") for p in "qkv"]
+        state[f"{prefix}.attn.qkv.{kind}"] = np.concatenate(parts, axis=0)
+    return state
+
+
+def model_config(hf_config):
+    """Our constructor arguments from a ViTMAE `config.json`."""
+    if hf_config.get("hidden_act", "gelu") != "gelu" or not hf_config.get("qkv_bias", True):
+        raise ValueError(
+            f"Only ViTMAE models with GELU and qkv biases (the paper's) convert; this one has "
+            f"hidden_act={hf_config.get('hidden_act')!r}, qkv_bias={hf_config.get('qkv_bias')}."
+        )
+    image_size = hf_config["image_size"]
+    patch_size = hf_config["patch_size"]
+    return dict(
+        image_size=tuple(image_size) if isinstance(image_size, (list, tuple)) else image_size,
+        patch_size=patch_size[0] if isinstance(patch_size, (list, tuple)) else patch_size,
+        num_channels=hf_config["num_channels"],
+        encoder_dim=hf_config["hidden_size"],
+        encoder_depth=hf_config["num_hidden_layers"],
+        encoder_heads=hf_config["num_attention_heads"],
+        encoder_mlp_dim=hf_config["intermediate_size"],
+        decoder_dim=hf_config["decoder_hidden_size"],
+        decoder_depth=hf_config["decoder_num_hidden_layers"],
+        decoder_heads=hf_config["decoder_num_attention_heads"],
+        decoder_mlp_dim=hf_config["decoder_intermediate_size"],
+        mask_ratio=hf_config["mask_ratio"],
+        norm_pix_loss=hf_config["norm_pix_loss"],
+        layer_norm_epsilon=hf_config["layer_norm_eps"],
+    )
+
+
+def load_hf_checkpoint(path, preset=None, **overrides):
+    """A HuggingFace ViTMAE checkpoint folder as a `MaskedAutoencoder`.
+
+    The architecture, mask ratio, norm-pix setting and LayerNorm epsilon come from its
+    `config.json`; `preset` and `overrides` replace them where given. A checkpoint of the
+    encoder alone (`ViTMAEModel`) leaves the decoder freshly initialised.
+    """
+    folder = pathlib.Path(path)
+    config_file = folder / "config.json"
+    if not config_file.exists():
+        raise FileNotFoundError(
+            f"No config.json in {folder}: pass the folder of a HuggingFace ViTMAE checkpoint."
+        )
+    config = model_config(json.loads(config_file.read_text()))
+    if preset:
+        config = {**config, **official.preset_config(preset)}
+    return official.build_model(official_state(read_state(folder)), **config, **overrides)

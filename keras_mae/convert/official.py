@@ -1,0 +1,167 @@
+"""Checkpoints of the paper's code (facebookresearch/mae): `.pth` files holding {"model": state}.
+
+Three kinds are released: pretrained encoders (`mae_pretrain_vit_*.pth`, no decoder), the
+visualisation models (`mae_visualize_vit_*.pth`, encoder and decoder) and fine-tuned classifiers
+(`mae_finetuned_vit_*.pth`, with `fc_norm` and `head`). Their names are mapped onto this
+library's weights; every other name format is translated into this one first.
+"""
+
+import argparse
+import re
+
+import numpy as np
+
+from keras_mae.classifier import ENCODER_ARGS, ViTClassifier
+from keras_mae.convert.weights import assign_weights
+from keras_mae.model import MaskedAutoencoder
+from keras_mae.presets import PRESETS, preset_config
+
+_TENSORS = {
+    "cls_token": "encoder/cls_token",
+    "pos_embed": "encoder/pos_embed",
+    "mask_token": "decoder/mask_token",
+    "decoder_pos_embed": "decoder/pos_embed",
+}
+_LAYERS = {
+    "patch_embed.proj": "encoder/patch_embed/projection",
+    "norm": "encoder/norm",
+    "decoder_embed": "decoder/embed",
+    "decoder_norm": "decoder/norm",
+    "decoder_pred": "decoder/pred",
+    "fc_norm": "fc_norm",
+    "head": "head",
+}
+_BLOCK_LAYERS = {
+    "norm1": "norm1", "norm2": "norm2", "attn.qkv": "attn/qkv", "attn.proj": "attn/proj",
+    "mlp.fc1": "fc1", "mlp.fc2": "fc2",
+}
+_BLOCK_KEY = re.compile(r"(decoder_)?blocks\.(\d+)\.(.+)")
+
+
+def read_pth(path):
+    """The state dict of a `.pth` checkpoint as NumPy arrays (needs PyTorch)."""
+    try:
+        import torch
+    except ImportError as error:
+        raise ImportError(
+            f"Reading {path} needs PyTorch, an optional dependency of keras_mae: "
+            "pip install -r requirements-torch.txt, or pip install '.[torch]' (a CPU build). "
+            "HuggingFace checkpoints in safetensors form need no PyTorch."
+        ) from error
+    # The reference saves its argparse arguments beside the weights.
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    state = checkpoint.get("model", checkpoint)
+    return {key: value.float().numpy() for key, value in state.items()}
+
+
+def _keras_layer(module):
+    """Official module name -> this library's layer path (relative to the model)."""
+    if module in _LAYERS:
+        return _LAYERS[module]
+    match = _BLOCK_KEY.fullmatch(module)
+    if match and match.group(3) in _BLOCK_LAYERS:
+        side = "decoder" if match.group(1) else "encoder"
+        return f"{side}/block_{match.group(2)}/{_BLOCK_LAYERS[match.group(3)]}"
+    return None
+
+
+def keras_arrays(state):
+    """Official state dict -> {weight path relative to the model: array in Keras layout}."""
+    arrays = {}
+    for key, value in state.items():
+        if key in _TENSORS:
+            arrays[_TENSORS[key]] = value
+            continue
+        module, _, kind = key.rpartition(".")
+        layer = _keras_layer(module)
+        if layer is None or kind not in ("weight", "bias"):
+            raise ValueError(
+                f"Unexpected weight {key!r} {value.shape} in the checkpoint: not one of the MAE "
+                "reference's pretraining, visualisation or fine-tuning models."
+            )
+        if re.search(r"norm\d?$", layer):
+            arrays[f"{layer}/{'gamma' if kind == 'weight' else 'beta'}"] = value
+        elif kind == "bias":
+            arrays[f"{layer}/bias"] = value
+        elif value.ndim == 4:  # conv [out, in, kh, kw] -> [kh, kw, in, out]
+            arrays[f"{layer}/kernel"] = value.transpose(2, 3, 1, 0)
+        else:  # linear [out, in] -> [in, out]
+            arrays[f"{layer}/kernel"] = value.T
+    return arrays
+
+
+def _count_blocks(state, prefix):
+    return len({key.split(".")[1] for key in state if key.startswith(prefix + ".")})
+
+
+def infer_config(state):
+    """The architecture that official-format weights imply (heads excepted: shapes hide them)."""
+    dim, channels, patch, _ = state["patch_embed.proj.weight"].shape
+    config = dict(
+        patch_size=patch, num_channels=channels, encoder_dim=dim,
+        encoder_depth=_count_blocks(state, "blocks"),
+        encoder_mlp_dim=state["blocks.0.mlp.fc1.weight"].shape[0],
+    )
+    if "pos_embed" in state:
+        side = int(round(np.sqrt(state["pos_embed"].shape[1] - 1)))
+        config["image_size"] = side * patch
+    if "decoder_embed.weight" in state:
+        config.update(
+            decoder_dim=state["decoder_embed.weight"].shape[0],
+            decoder_depth=_count_blocks(state, "decoder_blocks"),
+            decoder_mlp_dim=state["decoder_blocks.0.mlp.fc1.weight"].shape[0],
+        )
+    return config
+
+
+def _matching_preset(config):
+    """The preset whose encoder (and decoder, if known) has these shapes, or None."""
+    keys = [k for k in config if k != "image_size"]
+    matches = [name for name, preset in PRESETS.items()
+               if all(preset.get(k) == config[k] for k in keys)]
+    return matches[0] if matches else None
+
+
+def model_config(state, preset=None, **overrides):
+    """Constructor arguments for official-format weights: the shapes, completed by `preset`
+    (inferred from the shapes when not given) for what shapes do not tell, then `overrides`.
+
+    Decoder heads default to 16, the reference's for all its models.
+    """
+    inferred = infer_config(state)
+    preset = preset or _matching_preset(inferred)
+    config = {**(preset_config(preset) if preset else {}), **inferred, **overrides}
+    if "encoder_heads" not in config:
+        raise ValueError(
+            f"Cannot tell the number of attention heads from the weights' shapes ({inferred}), "
+            f"and no preset has these shapes. Pass encoder_heads=... (and decoder_heads=...), "
+            f"or preset=<name> (one of {', '.join(sorted(PRESETS))})."
+        )
+    return config
+
+
+def build_model(state, preset=None, **overrides):
+    """A `MaskedAutoencoder` (or `ViTClassifier`, for fine-tuned weights) holding `state`."""
+    config = model_config(state, preset, **overrides)
+    if "head.weight" in state:
+        model = ViTClassifier(
+            num_classes=state["head.weight"].shape[0],
+            pooling="avg" if "fc_norm.weight" in state else "cls",
+            **{key: value for key, value in config.items() if key in ENCODER_ARGS},
+        )
+    else:
+        model = MaskedAutoencoder(**config)
+    assign_weights(model, keras_arrays(state), fresh_ok=("decoder/",))
+    return model
+
+
+def load_official_checkpoint(path, preset=None, **overrides):
+    """A facebookresearch/mae `.pth` checkpoint as a Keras model (needs PyTorch to read).
+
+    Pretrained encoders give a `MaskedAutoencoder` whose decoder is freshly initialised; the
+    visualisation checkpoints give encoder and decoder; fine-tuned ones give a `ViTClassifier`.
+    The preset is inferred from the shapes when not given; `overrides` set other constructor
+    arguments (e.g. `norm_pix_loss=True` for models trained with it, which weights do not tell).
+    """
+    return build_model(read_pth(path), preset, **overrides)

@@ -1,0 +1,30 @@
+"""Putting converted arrays into a Keras model, with errors that name the weight at fault."""
+
+import numpy as np
+
+
+def assign_weights(model, arrays, fresh_ok=()):
+    """Assign `arrays` ({weight path relative to the model: array}) to `model`'s weights.
+
+    Every weight must receive an array of its shape, except weights under a prefix in
+    `fresh_ok`, which may keep their initial values (e.g. the decoder of an encoder-only
+    checkpoint); every array must land somewhere.
+    """
+    weights = {weight.path.split("/", 1)[1]: weight for weight in model.weights}
+    unused = sorted(set(arrays) - set(weights))
+    if unused:
+        raise ValueError(
+            f"The checkpoint has weights that {type(model).__name__} has not: {unused[:5]}. "
+            "Is it a checkpoint of another architecture?"
+        )
+    missing = sorted(path for path in set(weights) - set(arrays) if not path.startswith(fresh_ok))
+    if missing:
+        raise ValueError(f"The checkpoint lacks weights that the model needs: {missing[:5]}.")
+    for path, array in arrays.items():
+        weight = weights[path]
+        if tuple(weight.shape) != array.shape:
+            raise ValueError(
+                f"Weight {path!r} has shape {array.shape} in the checkpoint but "
+                f"{tuple(weight.shape)} in the model: pass the matching preset or sizes."
+            )
+        weight.assign(np.asarray(array, dtype=weight.dtype))

@@ -1,0 +1,107 @@
+"""Labelled input pipelines for the paper's evaluations (appendix A.2, A.3).
+
+Fine-tuning: RandomResizedCrop (area 0.08-1) and flip, RandAugment (9, 0.5), normalisation,
+random erasing (p 0.25), then mixup (0.8) or cutmix (1.0) per batch on label-smoothed targets.
+Linear probing: crop and flip only. Held-out images: resized so that a centre crop of
+`crop_fraction` of the shorter side fills the model's input (ImageNet's 224 of 256).
+Batches are (images [B, H, W, C] normalised, targets [B, classes] summing to 1).
+"""
+
+import keras_cv
+import tensorflow as tf
+
+from keras_mae.data.augment import random_resized_crop
+
+
+def random_erasing(image, seed, probability=0.25, area=(0.02, 1 / 3), log_ratio=(-1.2, 1.2)):
+    """timm's RandomErasing ("pixel" mode): with `probability`, one rectangle of random area and
+    aspect is replaced by standard-normal noise. `image` is normalised [H, W, C]."""
+    height, width = image.shape[0], image.shape[1]
+    draws = tf.random.stateless_uniform([5], seed=seed)
+    target_area = (area[0] + draws[0] * (area[1] - area[0])) * height * width
+    aspect = tf.exp(log_ratio[0] + draws[1] * (log_ratio[1] - log_ratio[0]))
+    box_h = tf.clip_by_value(tf.cast(tf.round(tf.sqrt(target_area * aspect)), tf.int32), 1, height)
+    box_w = tf.clip_by_value(tf.cast(tf.round(tf.sqrt(target_area / aspect)), tf.int32), 1, width)
+    top = tf.cast(draws[2] * tf.cast(height - box_h + 1, tf.float32), tf.int32)
+    left = tf.cast(draws[3] * tf.cast(width - box_w + 1, tf.float32), tf.int32)
+    rows = tf.range(height)[:, None, None]
+    cols = tf.range(width)[None, :, None]
+    inside = (rows >= top) & (rows < top + box_h) & (cols >= left) & (cols < left + box_w)
+    noise = tf.random.stateless_normal(tf.shape(image), seed=seed + 1)
+    erase = inside & (draws[4] < probability)
+    return tf.where(erase, noise, image)
+
+
+def centre_crop(image, size, crop_fraction):
+    """Resize (bicubic) so that the centre `crop_fraction` of the image fills `size`, then crop."""
+    height, width = size
+    scaled = (int(round(height / crop_fraction)), int(round(width / crop_fraction)))
+    resized = tf.image.resize(tf.cast(image, tf.float32), scaled, method="bicubic")
+    top, left = (scaled[0] - height) // 2, (scaled[1] - width) // 2
+    return tf.clip_by_value(resized[top:top + height, left:left + width], 0.0, 255.0)
+
+
+def make_classification_dataset(
+    source, image_size, mean, std, batch_size, training, seed=0, crop_scale=(0.08, 1.0),
+    rand_augment=True, erase_probability=0.25, mixup_alpha=0.8, cutmix_alpha=1.0,
+    label_smoothing=0.1, crop_fraction=0.875, shuffle_buffer=10_000,
+):
+    """An `ImageSource` with labels -> batches of (normalised images, soft targets).
+
+    Training draws fresh augmentations each epoch and drops the last partial batch (static
+    shapes for XLA); `rand_augment`, `erase_probability`, `mixup_alpha`/`cutmix_alpha` (0 = off)
+    and `label_smoothing` select the fine-tuning recipe; all off is the probing recipe.
+    """
+    if not source.num_classes:
+        raise ValueError(
+            "Classification needs labelled images: a folder with one subfolder per class, or a "
+            "TFDS data set with labels."
+        )
+    num_classes = source.num_classes
+    image_size = tuple(image_size)
+    mean = tf.constant(mean, tf.float32) * 255.0
+    std = tf.constant(std, tf.float32) * 255.0
+    dataset = source.dataset
+    if not training:
+        dataset = dataset.map(
+            lambda image, label: (
+                (centre_crop(image, image_size, crop_fraction) - mean) / std,
+                tf.one_hot(label, num_classes),
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    randaugment = keras_cv.layers.RandAugment(
+        value_range=(0, 255), augmentations_per_image=2, magnitude=0.9, magnitude_stddev=0.05,
+        seed=seed,
+    ) if rand_augment else None
+
+    def augment(example, seeds):
+        image, label = example
+        crop_seed, flip_seed, erase_seed = tf.unstack(tf.random.experimental.stateless_split(seeds, 3))
+        image = random_resized_crop(image, crop_seed, image_size, crop_scale)
+        image = tf.image.stateless_random_flip_left_right(image, flip_seed)
+        if randaugment is not None:
+            image = randaugment(image)
+        image = (image - mean) / std
+        if erase_probability:
+            image = random_erasing(image, erase_seed, erase_probability)
+        target = tf.one_hot(label, num_classes) * (1 - label_smoothing) + label_smoothing / num_classes
+        return image, target
+
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    dataset = tf.data.Dataset.zip((dataset, seeds)).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+    mixers = [mixer(alpha=alpha, seed=seed) for mixer, alpha in (
+        (keras_cv.layers.MixUp, mixup_alpha), (keras_cv.layers.CutMix, cutmix_alpha)) if alpha]
+    if mixers:
+        mix = keras_cv.layers.RandomChoice(mixers, batchwise=True, seed=seed)
+
+        def mix_batch(images, targets):
+            mixed = mix({"images": images, "labels": targets})
+            return mixed["images"], mixed["labels"]
+
+        dataset = dataset.map(mix_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,102 @@
+"""The optimisers of the paper's evaluation recipes: AdamW with layer-wise learning-rate decay for
+fine-tuning (appendix A.2, after BEiT) and LARS for linear probing (appendix A.3, after MoCo v3)."""
+
+import keras
+from keras import ops
+
+
+def vit_layer_id(path, depth):
+    """The reference's layer index of a classifier weight: 0 for the embeddings (patch, cls token,
+    positions), i + 1 for block i, depth + 1 for what follows the blocks (norms, head)."""
+    parts = path.split("/")
+    for part in parts:
+        if part.startswith("block_"):
+            return int(part[len("block_"):]) + 1
+    if {"cls_token", "pos_embed", "patch_embed"} & set(parts):
+        return 0
+    return depth + 1
+
+
+@keras.saving.register_keras_serializable(package="keras_mae")
+class LayerDecayAdamW(keras.optimizers.Adam):
+    """AdamW whose learning rate shrinks by `layer_decay` per layer from the head down: a weight of
+    layer i (see `vit_layer_id`) of a depth-D ViT trains at lr * layer_decay ** (D + 1 - i).
+
+    Weight decay, decoupled and scaled by that learning rate as PyTorch's AdamW does, spares
+    1-D weights (norms, biases) and the cls token and position table, as the reference.
+    """
+
+    def __init__(self, learning_rate, depth, layer_decay=0.75, weight_decay=0.05,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, **kwargs):
+        super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
+                         epsilon=epsilon, **kwargs)
+        self.depth = depth
+        self.layer_decay = layer_decay
+        self.decay_rate = weight_decay
+
+    def build(self, var_list):
+        super().build(var_list)
+        self._lr_scales = [
+            self.layer_decay ** (self.depth + 1 - vit_layer_id(v.path, self.depth)) for v in var_list
+        ]
+        self._decays = [
+            len(v.shape) > 1 and v.name not in ("cls_token", "pos_embed") for v in var_list
+        ]
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        lr = ops.cast(learning_rate, variable.dtype) * self._lr_scales[index]
+        if self._decays[index] and self.decay_rate:
+            self.assign_sub(variable, variable * (lr * self.decay_rate))
+        super().update_step(gradient, variable, lr)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "depth": self.depth,
+            "layer_decay": self.layer_decay,
+            "weight_decay": self.decay_rate,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_mae")
+class LARS(keras.optimizers.Optimizer):
+    """SGD with momentum whose update of every matrix is rescaled to `trust_coefficient` times the
+    weight's norm (layer-wise adaptive rate scaling); 1-D weights get neither that scaling nor
+    weight decay. The reference's linear-probing optimiser (MoCo v3's form)."""
+
+    def __init__(self, learning_rate, weight_decay=0.0, momentum=0.9, trust_coefficient=0.001,
+                 **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.decay_rate = weight_decay
+        self.momentum = momentum
+        self.trust_coefficient = trust_coefficient
+
+    def build(self, var_list):
+        super().build(var_list)
+        self._momentums = self.add_optimizer_variables(var_list, "momentum")
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = ops.cast(learning_rate, variable.dtype)
+        update = ops.cast(gradient, variable.dtype)
+        if len(variable.shape) > 1:
+            update = update + self.decay_rate * variable
+            weight_norm = ops.sqrt(ops.sum(ops.square(variable)))
+            update_norm = ops.sqrt(ops.sum(ops.square(update)))
+            trust = ops.where(
+                (weight_norm > 0) & (update_norm > 0),
+                self.trust_coefficient * weight_norm / ops.maximum(update_norm, 1e-30),
+                1.0,
+            )
+            update = update * trust
+        momentum = self._momentums[self._get_variable_index(variable)]
+        self.assign(momentum, momentum * self.momentum + update)
+        self.assign_sub(variable, lr * momentum)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "weight_decay": self.decay_rate,
+            "momentum": self.momentum,
+            "trust_coefficient": self.trust_coefficient,
+        }
