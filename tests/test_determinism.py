@@ -13,6 +13,7 @@ def test_two_runs_with_the_same_seed_on_the_same_images_are_identical(cifar_fold
     config.data.mean, config.data.std = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
     config.batch_size, config.epochs, config.steps_per_epoch = 32, 3, 1  # one step per epoch
     config.optim.warmup_epochs, config.jit_compile, config.num_figure_images = 1, False, 2
+    config.figure_every_epochs, config.export_saved_model = 3, False  # not what is tested
     losses, fingerprints = [], []
     for run in ("first", "second"):
         model, history = pretrain.run(config, tmp_path / run)

@@ -68,7 +68,7 @@ def nan_run_config(policy):
     config.model.preset = "mae_vit_micro_patch4_28_grey"
     config.batch_size, config.epochs, config.steps_per_epoch = 16, 3, 2
     config.data.eval, config.jit_compile, config.nan_policy = "", False, policy
-    config.num_figure_images = 2
+    config.num_figure_images, config.export_saved_model = 2, False
     return config
 
 

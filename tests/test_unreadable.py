@@ -7,7 +7,8 @@ import h5py
 import pytest
 import tensorflow as tf
 
-from keras_mae import pretrain
+from keras_mae import MaskedAutoencoder, pretrain
+from keras_mae.backup import AtomicBackupAndRestore
 from keras_mae.config import default_config
 from keras_mae.data import find_unreadable, from_folder
 from keras_mae.errors import InputError
@@ -44,23 +45,35 @@ def test_find_unreadable_names_exactly_the_bad_files_with_a_reason(folder_with_b
     assert "Unknown image file format" in reasons[str(root / "dog" / "notes.jpg")]
 
 
-def test_bad_images_stop_the_run_naming_them_all_and_the_steps_done_are_backed_up(
-        folder_with_bad_images, cifar_folder, tmp_path):
+def test_a_run_on_bad_images_stops_naming_them_all(folder_with_bad_images, tmp_path):
     root, bad = folder_with_bad_images
     config = default_config()
     config.model.preset = "mae_vit_micro_patch4_32"
-    config.data.source = "folder"
-    config.data.train, config.data.eval = str(cifar_folder / "test" / "cat"), str(root)
+    config.data.source, config.data.train, config.data.eval = "folder", str(root), ""
     config.data.image_size, config.data.num_channels = (32, 32), 3
     config.data.mean, config.data.std = (0.5,) * 3, (0.25,) * 3
-    config.batch_size, config.epochs, config.steps_per_epoch = 8, 2, 3
-    config.jit_compile = False
-    with pytest.raises(InputError) as error:  # the held-out images are decoded after 3 steps
+    config.batch_size, config.epochs, config.jit_compile = 8, 1, False
+    with pytest.raises(InputError) as error:
         pretrain.run(config, tmp_path / "run")
     message = str(error.value)
     assert message.startswith("3 image file(s) cannot be decoded: ")
     assert all(file in message for file in bad) and "Delete or replace them" in message
-    [state] = (tmp_path / "run" / "backup").glob("state-*")
-    with h5py.File(state / "model.weights.h5") as weights:
-        assert int(weights["optimizer/vars/0"][()]) == 3  # the optimizer's step counter
     assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_a_decode_error_mid_fit_backs_up_the_steps_done(folder_with_bad_images, tiny_config,
+                                                         tmp_path):
+    root, bad = folder_with_bad_images
+    source = from_folder(root)  # sorted: cat/0000-0019.jpg, then cat/truncated.jpg
+    images = source.dataset.map(lambda image, _: tf.image.resize(image, (16, 24))).batch(4)
+    model = MaskedAutoencoder(**tiny_config)
+    model.compile(optimizer="adamw", jit_compile=False)
+    backup = AtomicBackupAndRestore(str(tmp_path / "backup"))
+    with pytest.raises(InputError, match="3 image file"):
+        try:
+            model.fit(images, callbacks=[backup], verbose=0)
+        except tf.errors.OpError:
+            pretrain.refuse_unreadable_images([source], backup, tmp_path)
+    [state] = (tmp_path / "backup").glob("state-*")
+    with h5py.File(state / "model.weights.h5") as weights:
+        assert int(weights["optimizer/vars/0"][()]) == 5  # the optimizer's step counter
