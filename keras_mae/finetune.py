@@ -4,21 +4,13 @@ linear probing of a `ViTClassifier`, with `model.fit`, from a config.
 `train.py` runs this for `config.task` "finetune" or "linprobe"; tests call `run` directly.
 """
 
-import json
-import pathlib
-
 import keras
-from absl import logging
 
-from keras_mae import convert
-from keras_mae.backup import AtomicBackupAndRestore
+from keras_mae import convert, runner
 from keras_mae.classifier import ViTClassifier
 from keras_mae.data.classification import make_classification_dataset
-from keras_mae.distribute import check_global_batch, jit_compile_for, make_strategy, split_cpu
-from keras_mae.export import export_saved_model
-from keras_mae.optim import scaled_learning_rate, warmup_cosine
+from keras_mae.errors import InputError
 from keras_mae.optimizers import LARS, LayerDecayAdamW
-from keras_mae.pretrain import load_source
 
 
 def load_pretrained(path):
@@ -29,15 +21,23 @@ def load_pretrained(path):
 
 
 def build_classifier(config, num_classes):
-    """The classifier to train: the pretrained encoder (or a fresh one, without
-    `init_checkpoint`: the supervised baseline) with the task's pooling and head."""
+    """The classifier to train: the pretrained encoder (its architecture is the checkpoint's),
+    or without `init_checkpoint` a fresh one of `model.preset` (the supervised baseline), with
+    the task's pooling and head."""
     probing = config.task == "linprobe"
     head = dict(pooling=config.model.pooling, drop_path_rate=config.model.drop_path_rate,
                 head_batch_norm=probing, freeze_encoder=probing)
     if config.init_checkpoint:
-        classifier = ViTClassifier.from_pretrained(
-            load_pretrained(config.init_checkpoint), num_classes, **head
-        )
+        mae = load_pretrained(config.init_checkpoint)
+        wanted = (*config.data.image_size, config.data.num_channels)
+        if (*mae.image_size, mae.num_channels) != wanted:
+            raise InputError(
+                f"The pretrained model {config.init_checkpoint} takes images of "
+                f"{mae.image_size[0]}x{mae.image_size[1]}x{mae.num_channels}, the config gives "
+                f"{wanted[0]}x{wanted[1]}x{wanted[2]}: set --config.data.image_size and "
+                "--config.data.num_channels to the model's."
+            )
+        classifier = ViTClassifier.from_pretrained(mae, num_classes, **head)
     else:
         classifier = ViTClassifier.from_preset(
             config.model.preset, num_classes, image_size=tuple(config.data.image_size),
@@ -57,18 +57,11 @@ def make_optimizer(config, classifier, learning_rate):
 
 
 def run(config, workdir):
-    """Fine-tune or probe as `config` says, writing checkpoints, logs and the classifier."""
-    if config.num_cpu_devices > 1:
-        split_cpu(config.num_cpu_devices)
-    strategy = make_strategy(config)
-    workdir = pathlib.Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
-    keras.utils.set_random_seed(config.seed)
-    if config.mixed_precision:
-        keras.mixed_precision.set_dtype_policy(config.mixed_precision)
-    check_global_batch(config.batch_size, strategy)
+    """Fine-tune or probe as `config` says, writing checkpoints, logs and the classifier.
 
+    Checks, resume, the NaN/Inf stop, Ctrl-C and multi-worker writing are as for pretraining.
+    """
+    job = runner.prepare(config, workdir, require_labels=True)
     data, augment = config.data, config.augment
 
     def dataset(source, training):
@@ -80,44 +73,17 @@ def run(config, workdir):
             label_smoothing=augment.label_smoothing, crop_fraction=augment.crop_fraction,
         )
 
-    train_source = load_source(data, data.train, require_labels=True)
-    train_ds = dataset(train_source, training=True)
-    steps_per_epoch = config.steps_per_epoch or train_source.num_examples // config.batch_size
-    if config.steps_per_epoch:
-        train_ds = train_ds.repeat()
-    eval_source = load_source(data, data.eval, require_labels=True) if data.eval else None
-    eval_ds = dataset(eval_source, training=False) if eval_source else None
-    if eval_ds is not None and config.eval_steps:
-        eval_ds = eval_ds.take(config.eval_steps)
-
-    peak_lr = scaled_learning_rate(config.optim.base_lr, config.batch_size)
-    logging.info("lr = base_lr %g x global batch %d / 256 = %g",
-                 config.optim.base_lr, config.batch_size, peak_lr)
-    with strategy.scope():
-        classifier = build_classifier(config, train_source.num_classes)
-        schedule = warmup_cosine(peak_lr, steps_per_epoch * config.epochs,
-                                 steps_per_epoch * config.optim.warmup_epochs, config.optim.min_lr)
+    train_ds = dataset(job.train_source, training=True)
+    eval_ds = dataset(job.eval_source, training=False) if job.eval_source else None
+    with job.strategy.scope():
+        classifier = build_classifier(config, job.train_source.num_classes)
         classifier.compile(
-            optimizer=make_optimizer(config, classifier, schedule),
+            optimizer=make_optimizer(config, classifier, job.learning_rate_schedule()),
             loss=keras.losses.CategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
                      keras.metrics.TopKCategoricalAccuracy(5, name="top5_accuracy")],
-            jit_compile=jit_compile_for(strategy, config.jit_compile),
-            steps_per_execution=config.steps_per_execution,
+            **job.compile_options(),
         )
-    callbacks = [
-        keras.callbacks.TerminateOnNaN(),
-        AtomicBackupAndRestore(str(workdir / "backup"), save_freq=config.backup_every_steps or "epoch"),
-        keras.callbacks.ModelCheckpoint(str(workdir / "checkpoints" / "epoch_{epoch:03d}.keras")),
-        keras.callbacks.TensorBoard(str(workdir / "tensorboard")),
-    ]
-    history = classifier.fit(
-        train_ds, epochs=config.epochs,
-        steps_per_epoch=steps_per_epoch if config.steps_per_epoch else None,
-        validation_data=eval_ds, callbacks=callbacks,
-    )
-    classifier.save(workdir / "model.keras")
-    (workdir / "history.json").write_text(json.dumps(history.history, indent=2, default=float))
-    if config.export_saved_model:
-        export_saved_model(classifier, workdir / "saved_model", data.mean, data.std)
+    history = runner.fit(job, classifier, train_ds, eval_ds)
+    runner.finish(job, classifier, history)
     return classifier, history

@@ -22,18 +22,36 @@ _FILE_OVERHEAD = 2**20  # A .keras or .h5 file's structure, above its float32 ar
 _BACKUP_COPIES = 3  # Two kept backups and the one being written.
 
 
+_TASK_CONFIGS = {"pretrain": default_config, "finetune": finetune_config,
+                 "linprobe": linprobe_config}
+
+
 def check_config(config):
-    """Field names, choices, sizes, mask ratio, channels and normalisation of a run config."""
-    check_fields(config, default_config())
+    """Field names, choices, sizes, mask ratio, channels, normalisation and the pretrained
+    checkpoint of a run config."""
+    _check_choice("task", config.task, tuple(_TASK_CONFIGS))
+    check_fields(config, _TASK_CONFIGS[config.task]())
     _check_choice("data.source", config.data.source, SOURCES)
     _check_choice("nan_policy", config.nan_policy, NAN_POLICIES)
+    if config.nan_policy == "skip" and config.task != "pretrain":
+        raise InputError(
+            "nan_policy 'skip' is for pretraining; fine-tuning and probing stop at a NaN or Inf "
+            "loss (--config.nan_policy=stop)."
+        )
     for name in ("batch_size", "epochs"):
         if config[name] < 1:
             raise InputError(f"{name} must be at least 1, got {config[name]} (--config.{name}).")
     patch_size = architecture(config)["patch_size"]
     grid = check_patch_grid(as_image_size(config.data.image_size), patch_size)
-    num_visible(grid[0] * grid[1], config.model.mask_ratio)
+    if "mask_ratio" in config.model:
+        num_visible(grid[0] * grid[1], config.model.mask_ratio)
     _check_normalisation(config.data)
+    init = config.get("init_checkpoint")
+    if init and not pathlib.Path(init).exists():
+        raise InputError(
+            f"init_checkpoint {init!r} does not exist. Pass a pretrained MAE: a .keras file "
+            "(e.g. runs/<run>/model.keras), an official .pth or a HuggingFace folder."
+        )
 
 
 def check_fields(config, reference):
@@ -82,7 +100,6 @@ def architecture(config):
         config.model.preset,
         image_size=as_image_size(config.data.image_size),
         num_channels=config.data.num_channels,
-        mask_ratio=config.model.mask_ratio,
     )
 
 

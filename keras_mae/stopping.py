@@ -5,6 +5,7 @@ being first among the callbacks, they stop before any later one could save.
 """
 
 import contextlib
+import math
 import signal
 import sys
 import threading
@@ -23,7 +24,8 @@ class NonFiniteLossPolicy(keras.callbacks.Callback):
     """Acts on training steps whose loss was NaN or Inf, which the model never applies (see
     `keras_mae.nonfinite`) and counts in its `skipped_steps` metric: "stop" ends the run at the
     first one; "skip" goes on, reports the count of each epoch, and stops if a whole epoch was
-    skipped."""
+    skipped. Models without that metric (classifiers) apply such a step; "stop" then ends the
+    run before anything saves the damaged weights."""
 
     def __init__(self, policy, workdir):
         super().__init__()
@@ -35,15 +37,18 @@ class NonFiniteLossPolicy(keras.callbacks.Callback):
         self._epoch, self._skipped, self._steps = epoch, 0, 0
 
     def on_train_batch_end(self, batch, logs=None):
-        self._skipped = round(float(self.model.skipped_steps.result()))
+        if hasattr(self.model, "skipped_steps"):
+            self._skipped = round(float(self.model.skipped_steps.result()))
+        else:  # the running mean of the loss turns NaN/Inf with the first such step
+            self._skipped = int(not math.isfinite(float((logs or {}).get("loss", 0.0))))
         self._steps = batch + 1
         if self._skipped and self.policy == "stop":
             raise TrainingStopped(
                 f"The loss was NaN or Inf in epoch {self._epoch + 1}, after {_step(self.model)} "
-                "applied steps. That step changed no weight and nothing was saved "
-                f"after it: the checkpoints and the backup in {self.workdir} hold the last good "
-                "state. Lower the learning rate (--config.optim.base_lr) or check the data, then "
-                "re-run the same command to resume; --config.nan_policy=skip skips such steps."
+                f"applied steps. Nothing was saved after it: the checkpoints and the backup in "
+                f"{self.workdir} hold the last good state. Lower the learning rate "
+                "(--config.optim.base_lr) or check the data, then re-run the same command to "
+                "resume; when pretraining, --config.nan_policy=skip skips such steps."
             )
 
     def on_epoch_end(self, epoch, logs=None):

@@ -9,10 +9,11 @@ import pytest
 import tensorflow as tf
 
 import keras
-from keras_mae import finetune
+from keras_mae import MaskedAutoencoder, finetune
 from keras_mae.config import finetune_config
 from keras_mae.data import from_arrays, from_folder
 from keras_mae.data.classification import centre_crop, make_classification_dataset, random_erasing
+from keras_mae.errors import InputError
 
 from conftest import REPO
 
@@ -107,3 +108,34 @@ def test_classification_needs_labelled_images():
     with pytest.raises(ValueError, match="labelled images"):
         make_classification_dataset(from_arrays(np.zeros((4, 8, 8, 3))), (8, 8), (0.5,), (0.5,), 2,
                                     training=True)
+
+
+def small_finetune_config(cifar_folder, **changes):
+    config = finetune_config()
+    config.model.preset = "mae_vit_micro_patch4_32"
+    config.data.source = "folder"
+    config.data.train, config.data.eval = str(cifar_folder / "train"), str(cifar_folder / "test")
+    config.data.image_size, config.data.num_channels = (32, 32), 3
+    config.data.mean, config.data.std = CIFAR["mean"], CIFAR["std"]
+    config.batch_size = 64
+    for key, value in changes.items():
+        config[key] = value
+    return config
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(init_checkpoint="missing/model.keras"), "init_checkpoint 'missing/model.keras' does not exist"),
+    (dict(nan_policy="skip"), "nan_policy 'skip' is for pretraining"),
+    (dict(modle="typo"), "Unknown config field 'modle'"),
+])
+def test_evaluation_runs_are_checked_before_any_work(cifar_folder, tmp_path, changes, message):
+    with pytest.raises(InputError, match=message):
+        finetune.run(small_finetune_config(cifar_folder, **changes), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_pretrained_model_of_another_image_size_is_refused(cifar_folder, tmp_path):
+    MaskedAutoencoder.from_preset("mae_vit_micro_patch4_28_grey").save(tmp_path / "grey.keras")
+    config = small_finetune_config(cifar_folder, init_checkpoint=str(tmp_path / "grey.keras"))
+    with pytest.raises(InputError, match="takes images of 28x28x1, the config gives 32x32x3"):
+        finetune.run(config, tmp_path / "run")

@@ -7,7 +7,7 @@ import h5py
 import pytest
 import tensorflow as tf
 
-from keras_mae import MaskedAutoencoder, pretrain
+from keras_mae import MaskedAutoencoder, pretrain, runner
 from keras_mae.backup import AtomicBackupAndRestore
 from keras_mae.config import default_config
 from keras_mae.data import find_unreadable, from_folder
@@ -73,7 +73,7 @@ def test_a_decode_error_mid_fit_backs_up_the_steps_done(folder_with_bad_images, 
         try:
             model.fit(images, callbacks=[backup], verbose=0)
         except tf.errors.OpError:
-            pretrain.refuse_unreadable_images([source], backup, tmp_path)
+            runner.refuse_unreadable_images([source], backup, tmp_path)
     [state] = (tmp_path / "backup").glob("state-*")
     with h5py.File(state / "model.weights.h5") as weights:
         assert int(weights["optimizer/vars/0"][()]) == 5  # the optimizer's step counter
