@@ -29,15 +29,13 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.proj.build(input_shape)
 
     def call(self, x):
-        tokens, head_dim = x.shape[1], self.hidden_dim // self.num_heads
-        qkv = ops.reshape(self.qkv(x), (-1, tokens, 3, self.num_heads, head_dim))
-        # Heads before tokens, once for q, k and v: both products are then plain batched
-        # matmuls over [B, heads], in the layout XLA's CPU dot runs fastest, backward included.
-        query, key, value = ops.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)), 3)
-        logits = ops.matmul(query * head_dim**-0.5, ops.swapaxes(key, -1, -2))
+        head_dim = self.hidden_dim // self.num_heads
+        qkv = ops.reshape(self.qkv(x), (-1, x.shape[1], 3, self.num_heads, head_dim))
+        query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+        logits = ops.einsum("bqhd,bkhd->bhqk", query * head_dim**-0.5, key)
         weights = ops.cast(ops.softmax(ops.cast(logits, "float32"), axis=-1), x.dtype)
-        out = ops.transpose(ops.matmul(weights, value), (0, 2, 1, 3))  # [B, N, heads, head_dim]
-        return self.proj(ops.reshape(out, (-1, tokens, self.hidden_dim)))
+        out = ops.einsum("bhqk,bkhd->bqhd", weights, value)
+        return self.proj(ops.reshape(out, (-1, x.shape[1], self.hidden_dim)))
 
     def get_config(self):
         return {**super().get_config(), "hidden_dim": self.hidden_dim, "num_heads": self.num_heads}
