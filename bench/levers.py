@@ -2,11 +2,12 @@
 optionally with environment variables) in two processes, alternating rounds (ABBA).
 
     python bench/levers.py --preset mae_vit_tiny_patch4_32 --batch 128 \
-        --b "--steps-per-execution 4"
+        --b="--steps-per-execution 4"
     python bench/levers.py --preset mae_vit_tiny_patch4_32 --batch 128 \
         --b-env XLA_FLAGS=--xla_cpu_use_onednn=true
 
-The last line is `speedup_b_over_a=...`: the median over rounds of A's fastest step time / B's.
+Pass the argument strings as `--a=...`/`--b=...` (they start with "--"). The last line is
+`speedup_b_over_a=...`: the median over rounds of A's fastest step time / B's.
 """
 
 import argparse
