@@ -34,9 +34,9 @@ def cpu_busy_fraction(interval=0.5):
     return 1 - (idle_after - idle_before) / max(total_after - total_before, 1)
 
 
-def wait_for_quiet():
+def wait_for_quiet(max_wait_s=QUIET_MAX_WAIT_S):
     """Wait (a while at most) until other work leaves the CPUs idle: True if they were."""
-    deadline = time.monotonic() + QUIET_MAX_WAIT_S
+    deadline = time.monotonic() + max_wait_s
     while time.monotonic() < deadline:
         busy = cpu_busy_fraction()
         if busy is None or busy <= QUIET_BUSY_FRACTION:
@@ -67,15 +67,16 @@ def timed(function, count, steps_per_call=1):
     return wall, cpu
 
 
-def interleave(contestants, rounds, steps):
+def interleave(contestants, rounds, steps, quiet_wait_s=QUIET_MAX_WAIT_S):
     """{name: contestant} -> {name: Timings}; the order within a round alternates (ABBA).
-    `steps` per round is one number, or {name: number}."""
+    `steps` per round is one number, or {name: number}; each turn waits up to `quiet_wait_s`
+    for idle CPUs."""
     results = {name: Timings() for name in contestants}
     names = list(contestants)
     for index in range(rounds):
         for name in names if index % 2 == 0 else names[::-1]:
             time.sleep(PAUSE_BETWEEN_TURNS_S)
-            results[name].quiet_starts += wait_for_quiet()
+            results[name].quiet_starts += wait_for_quiet(quiet_wait_s)
             wall, cpu = contestants[name].round(steps[name] if isinstance(steps, dict) else steps)
             results[name].round_ms.append(median(wall))
             results[name].round_best_ms.append(min(wall))

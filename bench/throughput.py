@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from bench_common import max_rss_mb, median, parse_overrides, preset_architecture
 from flops import step_flops
-from rounds import KerasContestant, interleave, speed_ratios, torch_contestant
+from rounds import QUIET_MAX_WAIT_S, KerasContestant, interleave, speed_ratios, torch_contestant
 from variants import VARIANTS, apply_variant
 
 
@@ -35,6 +35,8 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after compiling")
+    parser.add_argument("--quiet-wait", type=float, default=QUIET_MAX_WAIT_S,
+                        help="seconds a round may wait for idle CPUs before it starts")
     parser.add_argument("--steps-per-execution", type=int, default=1)
     parser.add_argument("--no-xla", action="store_true", help="compile without XLA")
     parser.add_argument("--mixed-precision", default="", help="e.g. mixed_bfloat16")
@@ -85,7 +87,7 @@ def main(argv=None):
     contestants = {"keras": keras_side}
     if torch is not None:
         contestants["torch"] = torch.wait_ready()
-    results = interleave(contestants, args.rounds, args.steps)
+    results = interleave(contestants, args.rounds, args.steps, args.quiet_wait)
     for name, timings in results.items():
         print(f"{name} per round, fastest/median wall (median CPU) ms/step: " + " ".join(
             f"{b:.0f}/{t:.0f} ({c:.0f})"

@@ -15,7 +15,8 @@ TINY_ARCHITECTURE = [
 
 def test_throughput_bench_trains_through_the_fit_step_and_ends_with_its_summary_line():
     command = [sys.executable, "bench/throughput.py", "--preset", "mae_vit_micro_patch4_28_grey",
-               "--batch", "4", "--rounds", "1", "--steps", "2", "--warmup", "1"]
+               "--batch", "4", "--rounds", "1", "--steps", "2", "--warmup", "1",
+               "--quiet-wait", "0"]
     command += [f"--set={pair}" for pair in TINY_ARCHITECTURE]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
