@@ -4,6 +4,7 @@ token, restores patch order, adds its own sin-cos positions and predicts each pa
 import keras
 from keras import ops
 
+from keras_mae.masking import take_tokens
 from keras_mae.pos_embed import sincos_2d
 from keras_mae.transformer import TransformerBlock, layer_norm
 
@@ -84,7 +85,7 @@ class MAEDecoder(keras.layers.Layer):
             (batch, self.num_patches - visible, 1),
         )
         patches = ops.concatenate([x[:, 1:], mask_tokens], axis=1)
-        patches = ops.take_along_axis(patches, ids_restore[:, :, None], axis=1)
+        patches = take_tokens(patches, ids_restore)
         x = ops.concatenate([x[:, :1], patches], axis=1)
         x = x + ops.cast(self.pos_embed, self.compute_dtype)
         for block in self.blocks:

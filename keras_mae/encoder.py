@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from keras_mae.errors import InputError
+from keras_mae.masking import take_tokens
 from keras_mae.patching import PatchEmbedding, check_patch_grid
 from keras_mae.pos_embed import sincos_2d
 from keras_mae.transformer import TransformerBlock, layer_norm
@@ -100,7 +101,7 @@ class ViTEncoder(keras.layers.Layer):
         pos_embed = ops.cast(self.pos_embed, self.compute_dtype)
         x = self.patch_embed(images) + pos_embed[:, 1:]
         if keep_indices is not None:
-            x = ops.take_along_axis(x, keep_indices[:, :, None], axis=1)
+            x = take_tokens(x, keep_indices)
         cls = ops.cast(self.cls_token, self.compute_dtype) + pos_embed[:, :1]
         x = ops.concatenate([ops.tile(cls, (ops.shape(x)[0], 1, 1)), x], axis=1)
         for block in self.blocks:

@@ -4,6 +4,7 @@ Pure functions of the noise, so that a given `noise` gives one mask on any devic
 without XLA, and so that tests can pin the mask.
 """
 
+import tensorflow as tf
 from keras import ops
 
 from keras_mae.errors import InputError
@@ -38,3 +39,12 @@ def random_masking(noise, keep):
     ids_keep = ids_shuffle[:, :keep]
     mask = ops.cast(ids_restore >= keep, "float32")
     return ids_keep, mask, ids_restore
+
+
+def take_tokens(tokens, indices):
+    """tokens [B, L, D], indices [B, K] -> [B, K, D], row `indices[b, k]` of sample b.
+
+    One gather of whole token rows: `ops.take_along_axis` would broadcast the indices over D,
+    transpose, gather element by element and scatter element by element in the backward pass.
+    """
+    return tf.gather(tokens, indices, batch_dims=1)

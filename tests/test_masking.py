@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+import tensorflow as tf
+from keras import ops
 
-from keras_mae.masking import num_visible, random_masking
+from keras_mae.masking import num_visible, random_masking, take_tokens
 
 
 def masking(noise, keep):
@@ -52,3 +54,28 @@ def test_mask_ratio_out_of_range_is_refused(ratio):
 def test_mask_ratio_that_leaves_nothing_visible_is_refused():
     with pytest.raises(ValueError, match="no visible patch"):
         num_visible(16, 0.95)
+
+
+def test_take_tokens_gathers_whole_rows_as_take_along_axis_did_with_equal_gradients():
+    rng = np.random.default_rng(0)
+    tokens = tf.constant(rng.normal(size=(3, 10, 5)).astype("float32"))
+    indices = np.argsort(rng.random((3, 10)), axis=1)[:, :4]
+    upstream = rng.normal(size=(3, 4, 5)).astype("float32")
+    expected = np.stack([np.asarray(tokens)[b, indices[b]] for b in range(3)])
+
+    def rows_and_gradient(gather):
+        with tf.GradientTape() as tape:
+            tape.watch(tokens)
+            rows = gather(tokens, indices)
+            loss = tf.reduce_sum(rows * upstream)
+        return np.asarray(rows), np.asarray(tf.convert_to_tensor(tape.gradient(loss, tokens)))
+
+    rows, gradient = rows_and_gradient(take_tokens)
+    along_rows, along_gradient = rows_and_gradient(
+        lambda x, i: ops.take_along_axis(x, i[:, :, None], axis=1))
+    np.testing.assert_array_equal(rows, expected)
+    np.testing.assert_array_equal(rows, along_rows)
+    np.testing.assert_array_equal(gradient, along_gradient)
+    assert np.count_nonzero(gradient.any(axis=-1)) == 3 * 4  # only the gathered rows
+    compiled = tf.function(take_tokens, jit_compile=True)
+    np.testing.assert_array_equal(compiled(tokens, tf.constant(indices)), expected)

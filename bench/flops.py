@@ -1,0 +1,63 @@
+"""FLOP counts of the MAE model, from its architecture (matmuls and convolutions only: the
+element-wise work is a few percent of it). A multiply-add counts 2 FLOPs; a training step
+counts 3x its forward pass (the backward pass computes gradients of activations and weights).
+
+    python bench/flops.py --preset mae_vit_base_patch16
+"""
+
+import argparse
+
+from bench_common import preset_architecture
+
+
+def transformer_flops(tokens, dim, mlp_dim, depth):
+    """Forward FLOPs of `depth` pre-norm blocks on `tokens` tokens of width `dim`, per image."""
+    projections = 2 * tokens * dim * (3 * dim + dim + 2 * mlp_dim)  # qkv, proj, fc1, fc2
+    attention = 2 * 2 * tokens * tokens * dim  # q k^T and weights @ v
+    return depth * (projections + attention)
+
+
+def forward_flops(architecture, mask_ratio=0.75, mode="train"):
+    """Forward FLOPs per image: the pretraining model (`train`) or the unmasked encoder (`infer`)."""
+    height, width = architecture["image_size"]
+    patch, channels = architecture["patch_size"], architecture["num_channels"]
+    patches = (height // patch) * (width // patch)
+    pixels_per_patch = patch * patch * channels
+    enc_dim, dec_dim = architecture["encoder_dim"], architecture["decoder_dim"]
+    embed = 2 * patches * pixels_per_patch * enc_dim  # every patch is embedded, then gathered
+    if mode == "infer":
+        return embed + transformer_flops(
+            1 + patches, enc_dim, architecture["encoder_mlp_dim"], architecture["encoder_depth"]
+        )
+    visible = int(patches * (1 - mask_ratio))
+    encoder = transformer_flops(
+        1 + visible, enc_dim, architecture["encoder_mlp_dim"], architecture["encoder_depth"]
+    )
+    decoder_embed = 2 * (1 + visible) * enc_dim * dec_dim
+    decoder = transformer_flops(
+        1 + patches, dec_dim, architecture["decoder_mlp_dim"], architecture["decoder_depth"]
+    )
+    prediction = 2 * (1 + patches) * dec_dim * pixels_per_patch
+    return embed + encoder + decoder_embed + decoder + prediction
+
+
+def step_flops(preset, batch, mode="train", overrides=None, mask_ratio=0.75):
+    """FLOPs of one training step (3x forward) or one encoder pass over a batch."""
+    per_image = forward_flops(preset_architecture(preset, **(overrides or {})), mask_ratio, mode)
+    return batch * per_image * (3 if mode == "train" else 1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="mae_vit_base_patch16")
+    parser.add_argument("--mask-ratio", type=float, default=0.75)
+    args = parser.parse_args()
+    architecture = preset_architecture(args.preset)
+    for mode in ("train", "infer"):
+        per_image = forward_flops(architecture, args.mask_ratio, mode)
+        factor = 3 if mode == "train" else 1
+        print(f"{mode}: {per_image * factor / 1e9:.3f} GFLOP per image")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Training (or encoder) throughput of keras_mae, optionally against the PyTorch reference.
+
+Training is timed through the model's own compiled train function, the one `model.fit` calls
+(`compile(jit_compile=True)` as train.py does, then `make_train_function`): forward, masked
+norm-pix loss, backward and AdamW update, on random images. `--mode infer` times `encode`
+(the whole, unmasked image) compiled with `tf.function(jit_compile=True)`.
+
+With `--compare-torch`, transformers' `ViTMAEForPreTraining` of the same architecture runs in
+a second process and the two alternate round by round (ABBA), each timing its own steps while
+the other waits, so that both see the same machine; the ratio is the median of the per-round
+ratios. The last line is always `images_per_sec=... step_ms_median=...`.
+
+    python bench/throughput.py --preset mae_vit_tiny_patch4_32 --batch 128 --compare-torch
+    python bench/throughput.py --preset mae_vit_base_patch16 --batch 8 --mode infer --compare-torch
+"""
+
+import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from bench_common import max_rss_mb, median, parse_overrides, preset_architecture
+from flops import step_flops
+from rounds import QUIET_MAX_WAIT_S, KerasContestant, interleave, speed_ratios, torch_contestant
+from variants import VARIANTS, apply_variant
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="mae_vit_tiny_patch4_32")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--mode", choices=("train", "infer"), default="train")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override an architecture field of the preset, e.g. encoder_depth=2")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps after compiling")
+    parser.add_argument("--quiet-wait", type=float, default=QUIET_MAX_WAIT_S,
+                        help="seconds a round may wait for idle CPUs before it starts")
+    parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--no-xla", action="store_true", help="compile without XLA")
+    parser.add_argument("--mixed-precision", default="", help="e.g. mixed_bfloat16")
+    parser.add_argument("--intra-op-threads", type=int, default=0, help="0 = TensorFlow's default")
+    parser.add_argument("--inter-op-threads", type=int, default=0, help="0 = TensorFlow's default")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default="library",
+                        help="a bench-only model variant (see bench/variants.py)")
+    parser.add_argument("--compare-torch", action="store_true",
+                        help="also time the PyTorch reference (torch, transformers)")
+    parser.add_argument("--torch-threads", type=int, default=2)
+    parser.add_argument("--matmul-peak", action="store_true",
+                        help="measure TF's matmul rate too and print the fraction reached")
+    return parser.parse_args(argv)
+
+
+def configure_tensorflow(args):
+    """Thread pools and precision: process-wide, so set before anything runs."""
+    import keras
+    import tensorflow as tf
+
+    if args.intra_op_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
+    if args.inter_op_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
+    if args.mixed_precision:
+        keras.mixed_precision.set_dtype_policy(args.mixed_precision)
+
+
+def keras_contestant(args):
+    """The Keras side as the arguments configure it."""
+    configure_tensorflow(args)
+    return KerasContestant(
+        args.preset, args.batch, args.mode, jit_compile=not args.no_xla,
+        steps_per_execution=args.steps_per_execution, warmup=args.warmup,
+        model_class=apply_variant(args.variant), overrides=parse_overrides(args.set),
+    )
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    overrides = parse_overrides(args.set)
+    preset_architecture(args.preset, **overrides)  # bad names fail here, before anything loads
+    torch = None
+    if args.compare_torch:
+        torch = torch_contestant(args.preset, args.batch, args.mode, args.torch_threads,
+                                 args.warmup, args.set)
+    keras_side = keras_contestant(args)
+    contestants = {"keras": keras_side}
+    if torch is not None:
+        contestants["torch"] = torch.wait_ready()
+    results = interleave(contestants, args.rounds, args.steps, args.quiet_wait)
+    for name, timings in results.items():
+        print(f"{name} per round, fastest/median wall (median CPU) ms/step: " + " ".join(
+            f"{b:.0f}/{t:.0f} ({c:.0f})"
+            for b, t, c in zip(timings.round_best_ms, timings.round_ms, timings.round_cpu_ms)))
+    keras_ms = median(results["keras"].all_step_ms)
+    flops = step_flops(args.preset, args.batch, args.mode, overrides)
+    print(f"preset={args.preset} batch={args.batch} mode={args.mode} "
+          f"traces={keras_side.traces} max_rss_mb={max_rss_mb():.0f}")
+    if args.mode == "train":
+        print(f"keras trained: iterations {keras_side.initial_iterations} -> "
+              f"{keras_side.iterations}, loss {keras_side.losses[0]:.4f} -> "
+              f"{keras_side.losses[-1]:.4f}")
+    gflops = flops / keras_ms / 1e6
+    print(f"keras: {args.batch * 1000 / keras_ms:.2f} images/s, {keras_ms:.1f} ms/step, "
+          f"{gflops:.1f} GFLOP/s ({flops / 1e9:.1f} GFLOP/step)")
+    summary = f"images_per_sec={args.batch * 1000 / keras_ms:.2f} step_ms_median={keras_ms:.1f}"
+    if torch is not None:
+        torch_ms = median(results["torch"].all_step_ms)
+        by_median, by_best, best_of_run = speed_ratios(results["torch"], results["keras"])
+        cpu_ratio = median(results["torch"].round_cpu_ms) / median(results["keras"].round_cpu_ms)
+        print(f"torch: {args.batch * 1000 / torch_ms:.2f} images/s, {torch_ms:.1f} ms/step, "
+              f"{flops / torch_ms / 1e6:.1f} GFLOP/s")
+        print("keras/torch speed per round, fastest steps: " + " ".join(f"{r:.3f}" for r in by_best)
+              + "; medians: " + " ".join(f"{r:.3f}" for r in by_median))
+        print(f"keras/torch speed: {median(by_best):.3f} (median over rounds, fastest steps), "
+              f"{median(by_median):.3f} (median over rounds, median steps), {best_of_run:.3f} "
+              f"(fastest step of the run); CPU time per step torch/keras: {cpu_ratio:.3f}; rounds "
+              f"started on idle CPUs: keras {results['keras'].quiet_starts}, torch "
+              f"{results['torch'].quiet_starts} of {args.rounds}")
+        summary += (f" torch_images_per_sec={args.batch * 1000 / torch_ms:.2f}"
+                    f" ratio_vs_torch={median(by_best):.3f}"
+                    f" ratio_vs_torch_median_steps={median(by_median):.3f}"
+                    f" ratio_vs_torch_best_of_run={best_of_run:.3f}")
+        torch.close()
+    if args.matmul_peak:
+        from matmul_peak import measure_peak
+
+        peak = measure_peak(verbose=False)
+        print(f"matmul peak {peak:.1f} GFLOP/s: keras reaches {gflops / peak:.0%} of it")
+    print(summary)
+
+
+if __name__ == "__main__":
+    main()

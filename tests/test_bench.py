@@ -1,0 +1,36 @@
+"""The throughput bench, run as a user runs it, on a tiny architecture for a few steps."""
+
+import math
+import pathlib
+import re
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+TINY_ARCHITECTURE = [
+    "encoder_dim=32", "encoder_depth=1", "encoder_heads=2", "encoder_mlp_dim=64",
+    "decoder_dim=16", "decoder_depth=1", "decoder_heads=2", "decoder_mlp_dim=32",
+]
+
+
+def test_throughput_bench_trains_through_the_fit_step_and_ends_with_its_summary_line():
+    command = [sys.executable, "bench/throughput.py", "--preset", "mae_vit_micro_patch4_28_grey",
+               "--batch", "4", "--rounds", "1", "--steps", "2", "--warmup", "1",
+               "--quiet-wait", "0"]
+    command += [f"--set={pair}" for pair in TINY_ARCHITECTURE]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    summary = re.fullmatch(r"images_per_sec=([\d.]+) step_ms_median=([\d.]+)", lines[-1])
+    assert summary, lines[-1]
+    images_per_sec, step_ms = map(float, summary.groups())
+    assert images_per_sec > 0 and step_ms > 0
+    assert math.isclose(images_per_sec, 4 * 1000 / step_ms, rel_tol=0.01)
+    trained = re.search(r"iterations (\d+) -> (\d+), loss ([\d.naif-]+) -> ([\d.naif-]+)",
+                        result.stdout)
+    assert trained, result.stdout
+    first_iteration, last_iteration = int(trained.group(1)), int(trained.group(2))
+    assert last_iteration - first_iteration == 3  # 1 warm-up step + 2 timed steps
+    first_loss, last_loss = float(trained.group(3)), float(trained.group(4))
+    assert math.isfinite(first_loss) and math.isfinite(last_loss) and first_loss != last_loss
+    assert "traces=1 " in result.stdout  # one trace of the train step: no retracing
