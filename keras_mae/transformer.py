@@ -1,7 +1,6 @@
 """The pre-norm ViT block of the reference (timm `Block`): x + MSA(LN(x)), then x + MLP(LN(x))."""
 
 import keras
-import keras_cv
 from keras import ops
 
 
@@ -76,9 +75,7 @@ class TransformerBlock(keras.layers.Layer):
         self.fc2.build((*input_shape[:-1], self.mlp_dim))
         self.drop_path = None
         if self.drop_path_rate:
-            self.drop_path = keras_cv.layers.DropPath(
-                self.drop_path_rate, name="drop_path", dtype=self.dtype_policy
-            )
+            self.drop_path = DropPath(self.drop_path_rate, name="drop_path", dtype=self.dtype_policy)
 
     def call(self, x, training=False):
         x = x + self._branch(self.attn(self.norm1(x)), training)
@@ -96,6 +93,31 @@ class TransformerBlock(keras.layers.Layer):
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "drop_path_rate": self.drop_path_rate,
         }
+
+
+@keras.saving.register_keras_serializable(package="keras_mae")
+class DropPath(keras.layers.Layer):
+    """Stochastic depth per sample (timm's `DropPath`): while training, zero a residual branch
+    for a random `rate` of the samples and scale the others by 1 / (1 - rate).
+
+    keras-cv has this layer too, but importing keras-cv costs every model user ~200 MiB and ~2 s.
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=False):
+        if not training or not self.rate:
+            return x
+        shape = (ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
+        keep = keras.random.uniform(shape, seed=self.seed_generator) >= self.rate
+        return x * ops.cast(keep, x.dtype) / (1.0 - self.rate)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
 def layer_norm(epsilon, name, dtype):

@@ -1,9 +1,9 @@
-"""The attention of the transformer blocks against a NumPy re-derivation of timm's `Attention`."""
+"""The transformer block: attention against a NumPy re-derivation of timm's `Attention`, drop path."""
 
 import numpy as np
 import tensorflow as tf
 
-from keras_mae.transformer import MultiHeadSelfAttention
+from keras_mae.transformer import DropPath, MultiHeadSelfAttention
 
 
 def numpy_attention(x, qkv_kernel, qkv_bias, proj_kernel, proj_bias, heads):
@@ -32,3 +32,13 @@ def test_attention_equals_numpy_eagerly_and_under_xla():
     np.testing.assert_allclose(layer(x), expected, rtol=1e-4, atol=1e-5)
     compiled = tf.function(layer, jit_compile=True)
     np.testing.assert_allclose(compiled(x), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_drop_path_drops_whole_samples_and_rescales_the_rest():
+    branch = np.ones((400, 5, 8), "float32")
+    dropped = np.asarray(DropPath(0.25, seed=0)(branch, training=True))
+    per_sample = dropped.reshape(400, -1)
+    assert np.all(per_sample == per_sample[:, :1])  # one decision per sample
+    assert set(np.unique(per_sample)) == {0.0, np.float32(1 / 0.75)}
+    assert 0.15 < np.mean(per_sample[:, 0] == 0) < 0.35
+    np.testing.assert_array_equal(DropPath(0.25)(branch, training=False), branch)

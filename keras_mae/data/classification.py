@@ -7,7 +7,6 @@ Linear probing: crop and flip only. Held-out images: resized so that a centre cr
 Batches are (images [B, H, W, C] normalised, targets [B, classes] summing to 1).
 """
 
-import keras_cv
 import tensorflow as tf
 
 from keras_mae.data.augment import random_resized_crop
@@ -71,6 +70,8 @@ def make_classification_dataset(
             num_parallel_calls=tf.data.AUTOTUNE,
         )
         return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    import keras_cv  # here, not at the top: importing it costs ~200 MiB and ~2 s
 
     randaugment = keras_cv.layers.RandAugment(
         value_range=(0, 255), augmentations_per_image=2, magnitude=0.9, magnitude_stddev=0.05,
