@@ -65,6 +65,7 @@ def run(config, workdir):
     )
     with job.strategy.scope():
         model = build_model(config)
+        model.skip_nonfinite_steps = config.nan_policy == "skip"
         model.compile(
             optimizer=adamw(model, job.learning_rate_schedule(), config.optim.weight_decay,
                             config.optim.beta_1, config.optim.beta_2),

@@ -44,8 +44,8 @@ class NonFiniteLossPolicy(keras.callbacks.Callback):
         self._steps = batch + 1
         if self._skipped and self.policy == "stop":
             raise TrainingStopped(
-                f"The loss was NaN or Inf in epoch {self._epoch + 1}, after {_step(self.model)} "
-                f"applied steps. Nothing was saved after it: the checkpoints and the backup in "
+                f"The loss was NaN or Inf in epoch {self._epoch + 1}, at its step {batch + 1}. "
+                f"Nothing was saved after it: the checkpoints and the backup in "
                 f"{self.workdir} hold the last good state. Lower the learning rate "
                 "(--config.optim.base_lr) or check the data, then re-run the same command to "
                 "resume; when pretraining, --config.nan_policy=skip skips such steps."
