@@ -199,8 +199,10 @@ class MaskedAutoencoder(keras.Model):
         finite = finite_on_all_replicas(loss)
         if self.skip_nonfinite_steps:
             apply_if(finite, self.optimizer, gradients, self.trainable_variables)
-        else:
-            self.optimizer.apply(gradients, self.trainable_variables)
+        else:  # The control dependency keeps graph mode from counting the step before its
+            # batch is read (the step counter needs no data): a failed read applies nothing.
+            with tf.control_dependencies([loss]):
+                self.optimizer.apply(gradients, self.trainable_variables)
         self.loss_tracker.update_state(
             ops.where(finite, loss, 0.0), sample_weight=ops.cast(finite, "float32")
         )
