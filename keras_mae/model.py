@@ -201,6 +201,9 @@ class MaskedAutoencoder(keras.Model):
             apply_if(finite, self.optimizer, gradients, self.trainable_variables)
         else:  # The control dependency keeps graph mode from counting the step before its
             # batch is read (the step counter needs no data): a failed read applies nothing.
+            # Variables cannot be created under it, so the optimizer is built first.
+            if not self.optimizer.built:
+                self.optimizer.build(self.trainable_variables)
             with tf.control_dependencies([loss]):
                 self.optimizer.apply(gradients, self.trainable_variables)
         self.loss_tracker.update_state(
