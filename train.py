@@ -11,24 +11,17 @@ mistake in the command, the config or the data ends in one line, `error: ...`, a
 """
 
 import pathlib
-import sys
 
 from absl import app, flags
 from ml_collections import config_flags
 
 from keras_mae import finetune, pretrain
-from keras_mae.errors import InputError, Interrupted, MAEError
+from keras_mae.errors import InputError, Interrupted, MAEError, exit_with
 from keras_mae.preflight import check_overrides
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/quickstart.py", "Run config file.")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/quickstart", "Where the run writes everything.")
 _TASKS = {"pretrain": pretrain.run, "finetune": finetune.run, "linprobe": finetune.run}
-
-
-def fail(error):
-    """End the process with the error's one-line message: no traceback for the user's mistakes."""
-    print(f"{error.kind}: {error}", file=sys.stderr, flush=True)
-    sys.exit(error.exit_code)
 
 
 def parse_flags(argv):
@@ -40,11 +33,11 @@ def parse_flags(argv):
         try:
             check_overrides(argv[1:])
         except InputError as error:
-            fail(error)
+            exit_with(error)
         raise
     config_file = config_flags.get_config_filename(flags.FLAGS["config"])
     if not pathlib.Path(config_file).is_file():
-        fail(InputError(f"Config file {config_file!r} not found. Pass --config "
+        exit_with(InputError(f"Config file {config_file!r} not found. Pass --config "
                         "configs/<name>.py (see configs/)."))
     return remaining
 
@@ -58,9 +51,9 @@ def main(argv):
                              "(--config.task).")
         _TASKS[task](_CONFIG.value, _WORKDIR.value)
     except MAEError as error:
-        fail(error)
+        exit_with(error)
     except KeyboardInterrupt:
-        fail(Interrupted("Stopped by Ctrl-C; the last backup in the work directory is kept. "
+        exit_with(Interrupted("Stopped by Ctrl-C; the last backup in the work directory is kept. "
                          "Resume with the same command."))
 
 

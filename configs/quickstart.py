@@ -1,4 +1,4 @@
-"""Quickstart: a small MAE on the bundled Fashion-MNIST sample, ~5 minutes on a 2-core CPU.
+"""Quickstart: a small MAE on the bundled Fashion-MNIST sample, ~3 minutes on a 2-core CPU.
 
     python train.py --config configs/quickstart.py --workdir runs/quickstart
 """

@@ -5,6 +5,8 @@ error as one line, `<kind>: <message>`, and exits with `exit_code`; any other ex
 and keeps its traceback.
 """
 
+import sys
+
 
 class MAEError(Exception):
     """A failure whose message is complete for the user: no traceback needed."""
@@ -24,8 +26,21 @@ class TrainingStopped(MAEError):
     """The run stopped on purpose (e.g. a NaN loss), keeping everything saved before."""
 
 
+class MissingDependency(MAEError, ImportError):
+    """An optional package the asked-for work needs (e.g. PyTorch to read .pth files)."""
+
+    exit_code = 3
+
+
 class Interrupted(MAEError):
     """Ctrl-C: the run saved its state and can be resumed with the same command."""
 
     kind = "interrupted"
     exit_code = 130
+
+
+def exit_with(error):
+    """End the process with the error's one line, `<kind>: <message>`, and its exit status:
+    what command lines do with an `MAEError` instead of printing a traceback."""
+    print(f"{error.kind}: {error}", file=sys.stderr, flush=True)
+    sys.exit(error.exit_code)

@@ -17,8 +17,9 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from keras_mae.classifier import ViTClassifier
 from keras_mae import normalization
+from keras_mae.classifier import ViTClassifier
+from keras_mae.errors import InputError, MAEError, exit_with
 
 
 def masking_noise(seed, batch_size, num_patches):
@@ -33,7 +34,7 @@ class _Pixels:
     def __init__(self, model, mean, std):
         self.shape = (*model.image_size, model.num_channels)
         if len(mean) not in (1, model.num_channels) or len(std) != len(mean):
-            raise ValueError(
+            raise InputError(
                 f"mean {tuple(mean)} and std {tuple(std)} must give one value, or one per "
                 f"channel of the model ({model.num_channels})."
             )
@@ -111,9 +112,12 @@ def _cli():
     def main(argv):
         del argv
         args = flags.FLAGS
-        mean, std = normalization.from_flags(args.checkpoint)
-        model = keras.models.load_model(args.checkpoint, compile=False)
-        export_saved_model(model, args.output, mean, std)
+        try:
+            mean, std = normalization.from_flags(args.checkpoint)
+            model = keras.models.load_model(args.checkpoint, compile=False)
+            export_saved_model(model, args.output, mean, std)
+        except MAEError as error:
+            exit_with(error)
         print(f"SavedModel written to {args.output}")
 
     app.run(main)

@@ -5,6 +5,8 @@ import pathlib
 
 from absl import flags
 
+from keras_mae.errors import InputError
+
 
 def define_flags():
     """--mean and --std for command lines that turn a checkpoint's pixels back into images."""
@@ -29,7 +31,7 @@ def run_normalization(checkpoint, mean=None, std=None):
         if candidate.exists():
             data = json.loads(candidate.read_text())["data"]
             return tuple(mean or data["mean"]), tuple(std or data["std"])
-    raise ValueError(
+    raise InputError(
         f"No config.json of a training run next to {checkpoint}, so the data normalisation is "
         "unknown. Pass it, e.g. --mean=0.485,0.456,0.406 --std=0.229,0.224,0.225 (ImageNet, "
         "the paper's released weights)."

@@ -16,9 +16,10 @@ import tensorflow as tf
 from absl import app, flags
 from keras import ops
 
+from keras_mae import normalization
 from keras_mae.data import from_folder
 from keras_mae.data.augment import resize
-from keras_mae import normalization
+from keras_mae.errors import MAEError, exit_with
 
 
 def reconstruction_panels(model, images, data_mean, data_std, noise=None):
@@ -89,9 +90,12 @@ def _cli():
     def main(argv):
         del argv
         args = flags.FLAGS
-        mean, std = normalization.from_flags(args.checkpoint)
-        model = keras.models.load_model(args.checkpoint, compile=False)
-        pixels = load_images(args.images, model.image_size, model.num_channels, args.num_images)
+        try:
+            mean, std = normalization.from_flags(args.checkpoint)
+            model = keras.models.load_model(args.checkpoint, compile=False)
+            pixels = load_images(args.images, model.image_size, model.num_channels, args.num_images)
+        except MAEError as error:
+            exit_with(error)
         images = (pixels / 255.0 - np.asarray(mean)) / np.asarray(std)
         noise = np.random.default_rng(args.seed).random((len(images), model.num_patches))
         save_png(reconstruction_figure(model, images, mean, std, noise.astype(np.float32)),

@@ -153,5 +153,7 @@ def test_export_cli_needs_the_normalisation_when_no_run_config_is_found(tmp_path
          "--output", str(tmp_path / "out")],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )
-    assert result.returncode != 0
-    assert "--mean=" in result.stderr and not (tmp_path / "out").exists()
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("error: No config.json") and "--mean=" in last_line
+    assert not (tmp_path / "out").exists()

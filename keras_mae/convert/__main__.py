@@ -10,6 +10,7 @@ Outputs ending in `.weights.h5` hold the weights alone; `.keras` the whole model
 from absl import app, flags
 
 from keras_mae.convert import load_checkpoint
+from keras_mae.errors import MAEError, exit_with
 
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "A .pth file or a HuggingFace folder.",
                                   required=True)
@@ -24,7 +25,10 @@ _NORM_PIX_LOSS = flags.DEFINE_bool("norm_pix_loss", None,
 def main(argv):
     del argv
     overrides = {} if _NORM_PIX_LOSS.value is None else {"norm_pix_loss": _NORM_PIX_LOSS.value}
-    model = load_checkpoint(_CHECKPOINT.value, _PRESET.value, **overrides)
+    try:
+        model = load_checkpoint(_CHECKPOINT.value, _PRESET.value, **overrides)
+    except MAEError as error:
+        exit_with(error)
     if _OUTPUT.value.endswith(".weights.h5"):
         model.save_weights(_OUTPUT.value)
     else:

@@ -12,6 +12,7 @@ import re
 import numpy as np
 
 from keras_mae.convert import official
+from keras_mae.errors import InputError
 
 # Weight names across transformers versions -> one form: 4.x wrote `encoder.layer.N` and
 # `attention.attention.query`, 5.x holds `layers.N` and `attention.q_proj`.
@@ -48,7 +49,7 @@ def read_state(folder):
     for name in ("model.safetensors", "pytorch_model.bin"):
         if (folder / name).exists():
             return _read_file(folder / name)
-    raise FileNotFoundError(
+    raise InputError(
         f"No model.safetensors or pytorch_model.bin in {folder}: pass the folder that "
         "save_pretrained wrote (or a Hub snapshot of a ViTMAE model)."
     )
@@ -81,7 +82,7 @@ def official_state(hf_state):
 def model_config(hf_config):
     """Our constructor arguments from a ViTMAE `config.json`."""
     if hf_config.get("hidden_act", "gelu") != "gelu" or not hf_config.get("qkv_bias", True):
-        raise ValueError(
+        raise InputError(
             f"Only ViTMAE models with GELU and qkv biases (the paper's) convert; this one has "
             f"hidden_act={hf_config.get('hidden_act')!r}, qkv_bias={hf_config.get('qkv_bias')}."
         )
@@ -115,7 +116,7 @@ def load_hf_checkpoint(path, preset=None, **overrides):
     folder = pathlib.Path(path)
     config_file = folder / "config.json"
     if not config_file.exists():
-        raise FileNotFoundError(
+        raise InputError(
             f"No config.json in {folder}: pass the folder of a HuggingFace ViTMAE checkpoint."
         )
     config = model_config(json.loads(config_file.read_text()))

@@ -13,6 +13,7 @@ import numpy as np
 
 from keras_mae.classifier import ENCODER_ARGS, ViTClassifier
 from keras_mae.convert.weights import assign_weights
+from keras_mae.errors import InputError, MissingDependency
 from keras_mae.model import MaskedAutoencoder
 from keras_mae.presets import PRESETS, preset_config
 
@@ -43,7 +44,7 @@ def read_pth(path):
     try:
         import torch
     except ImportError as error:
-        raise ImportError(
+        raise MissingDependency(
             f"Reading {path} needs PyTorch, an optional dependency of keras_mae: "
             "pip install -r requirements-torch.txt, or pip install '.[torch]' (a CPU build). "
             "HuggingFace checkpoints in safetensors form need no PyTorch."
@@ -76,7 +77,7 @@ def keras_arrays(state):
         module, _, kind = key.rpartition(".")
         layer = _keras_layer(module)
         if layer is None or kind not in ("weight", "bias"):
-            raise ValueError(
+            raise InputError(
                 f"Unexpected weight {key!r} {value.shape} in the checkpoint: not one of the MAE "
                 "reference's pretraining, visualisation or fine-tuning models."
             )
@@ -133,7 +134,7 @@ def model_config(state, preset=None, **overrides):
     preset = preset or _matching_preset(inferred)
     config = {**(preset_config(preset) if preset else {}), **inferred, **overrides}
     if "encoder_heads" not in config:
-        raise ValueError(
+        raise InputError(
             f"Cannot tell the number of attention heads from the weights' shapes ({inferred}), "
             f"and no preset has these shapes. Pass encoder_heads=... (and decoder_heads=...), "
             f"or preset=<name> (one of {', '.join(sorted(PRESETS))})."

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_mae.errors import InputError
+
 
 def assign_weights(model, arrays, fresh_ok=()):
     """Assign `arrays` ({weight path relative to the model: array}) to `model`'s weights.
@@ -13,17 +15,17 @@ def assign_weights(model, arrays, fresh_ok=()):
     weights = {weight.path.split("/", 1)[1]: weight for weight in model.weights}
     unused = sorted(set(arrays) - set(weights))
     if unused:
-        raise ValueError(
+        raise InputError(
             f"The checkpoint has weights that {type(model).__name__} has not: {unused[:5]}. "
             "Is it a checkpoint of another architecture?"
         )
     missing = sorted(path for path in set(weights) - set(arrays) if not path.startswith(fresh_ok))
     if missing:
-        raise ValueError(f"The checkpoint lacks weights that the model needs: {missing[:5]}.")
+        raise InputError(f"The checkpoint lacks weights that the model needs: {missing[:5]}.")
     for path, array in arrays.items():
         weight = weights[path]
         if tuple(weight.shape) != array.shape:
-            raise ValueError(
+            raise InputError(
                 f"Weight {path!r} has shape {array.shape} in the checkpoint but "
                 f"{tuple(weight.shape)} in the model: pass the matching preset or sizes."
             )

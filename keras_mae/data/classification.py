@@ -10,6 +10,7 @@ Batches are (images [B, H, W, C] normalised, targets [B, classes] summing to 1).
 import tensorflow as tf
 
 from keras_mae.data.augment import random_resized_crop
+from keras_mae.errors import InputError
 
 
 def random_erasing(image, seed, probability=0.25, area=(0.02, 1 / 3), log_ratio=(-1.2, 1.2)):
@@ -52,7 +53,7 @@ def make_classification_dataset(
     and `label_smoothing` select the fine-tuning recipe; all off is the probing recipe.
     """
     if not source.num_classes:
-        raise ValueError(
+        raise InputError(
             "Classification needs labelled images: a folder with one subfolder per class, or a "
             "TFDS data set with labels."
         )
