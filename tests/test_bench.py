@@ -34,3 +34,18 @@ def test_throughput_bench_trains_through_the_fit_step_and_ends_with_its_summary_
     first_loss, last_loss = float(trained.group(3)), float(trained.group(4))
     assert math.isfinite(first_loss) and math.isfinite(last_loss) and first_loss != last_loss
     assert "traces=1 " in result.stdout  # one trace of the train step: no retracing
+
+
+def test_memory_phases_bench_reports_each_phase_and_a_consistent_summary():
+    command = [sys.executable, "bench/memory_phases.py", "--preset", "mae_vit_micro_patch4_28_grey",
+               "--batch", "4", "--steps", "2", "--update", "adamw"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    phases = [float(value.replace(",", "")) for value in
+              re.findall(r"^[+\w].*?: +([\d,]+) MiB$", result.stdout, flags=re.MULTILINE)]
+    assert len(phases) == 3 and phases[0] <= phases[1] <= phases[2], result.stdout
+    summary = re.fullmatch(r"update=adamw state_mb=(\d+) step_peak_mb=(\d+) working_set_mb=(\d+)",
+                           result.stdout.strip().splitlines()[-1])
+    assert summary, result.stdout
+    state, peak, working_set = map(int, summary.groups())
+    assert peak >= state >= phases[2] - 1 and abs(peak - state - working_set) <= 1
