@@ -11,6 +11,8 @@ mistake in the command, the config or the data ends in one line, `error: ...`, a
 """
 
 import pathlib
+import runpy
+import sys
 
 from absl import app, flags
 from ml_collections import config_flags
@@ -19,7 +21,35 @@ from keras_mae import finetune, pretrain
 from keras_mae.errors import InputError, Interrupted, MAEError, exit_with
 from keras_mae.preflight import check_overrides
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/quickstart.py", "Run config file.")
+_DEFAULT_CONFIG = "configs/quickstart.py"
+
+
+def _explain_bad_override(argv):
+    """Exit in one line naming the `--config.<field>` override that the config file lacks."""
+    try:
+        check_overrides(argv[1:])  # of any task
+        config_file = _config_file(argv)
+        if pathlib.Path(config_file).is_file():
+            check_overrides(argv[1:], [runpy.run_path(config_file)["get_config"]()])
+    except InputError as error:
+        exit_with(error)
+
+
+def _config_file(argv):
+    """The config file `argv` names (`--config=F` or `--config F`), read before absl can."""
+    for index, argument in enumerate(argv):
+        if argument.startswith("--config="):
+            return argument.split("=", 1)[1]
+        if argument == "--config" and index + 1 < len(argv):
+            return argv[index + 1]
+    return _DEFAULT_CONFIG
+
+
+try:  # Without --config, absl applies the overrides to the default file right here.
+    _CONFIG = config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Run config file.")
+except (KeyError, AttributeError):
+    _explain_bad_override(sys.argv)
+    raise
 _WORKDIR = flags.DEFINE_string("workdir", "runs/quickstart", "Where the run writes everything.")
 _TASKS = {"pretrain": pretrain.run, "finetune": finetune.run, "linprobe": finetune.run}
 
@@ -30,10 +60,7 @@ def parse_flags(argv):
     try:
         remaining = flags.FLAGS(argv)
     except (KeyError, AttributeError):  # ml_collections: an override names no field
-        try:
-            check_overrides(argv[1:])
-        except InputError as error:
-            exit_with(error)
+        _explain_bad_override(argv)
         raise
     config_file = config_flags.get_config_filename(flags.FLAGS["config"])
     if not pathlib.Path(config_file).is_file():

@@ -42,7 +42,7 @@ def make_step(model, optimizer, update):
         with tf.GradientTape() as tape:
             loss = model.compute_masked_loss(images, model(images, training=True))
         gradients = tape.gradient(loss, model.trainable_variables)
-        if update == "grads":  # Keep every gradient alive to the end, as an update would.
+        if update == "grads":  # Every gradient computed (each reduced to a number), no update.
             return loss + tf.add_n([tf.reduce_sum(g) for g in gradients]) * 0.0
         if update == "sgd":
             for variable, gradient in zip(model.trainable_variables, gradients):

@@ -1,10 +1,12 @@
-"""`.keras` files written atomically: a kill while writing leaves the previous file, never half
-of a new one under the final name."""
+"""`.keras` files written atomically (a kill while writing leaves the previous file, never half
+of a new one under the final name), and read back with a clear error."""
 
 import os
 import pathlib
 
 import keras
+
+from keras_mae.errors import InputError
 
 
 def save_atomically(model, path):
@@ -20,6 +22,21 @@ def save_atomically(model, path):
         temporary.unlink(missing_ok=True)
 
 
+def load_model_file(path):
+    """A model from a `.keras` file (without its optimizer); a missing or unreadable file is an
+    `InputError` naming it."""
+    path = pathlib.Path(path)
+    if path.suffix != ".keras" or not path.is_file():
+        problem = "does not exist" if not path.exists() else "is not a .keras model file"
+        raise InputError(f"Checkpoint {str(path)!r} {problem}. Pass a .keras file a run wrote, "
+                         "e.g. runs/<run>/model.keras (python -m keras_mae.convert turns "
+                         "released weights into one).")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except (ValueError, OSError) as error:
+        raise InputError(f"Cannot read the model in {str(path)!r}: {error}") from None
+
+
 class EpochCheckpoints(keras.callbacks.Callback):
     """Saves the model with its optimizer state as `<folder>/epoch_NNN.keras` after each epoch,
     atomically, keeping the newest `keep` of them (0 = all)."""
@@ -32,5 +49,11 @@ class EpochCheckpoints(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         save_atomically(self.model, self.folder / f"epoch_{epoch + 1:03d}.keras")
         if self.keep:
-            for old in sorted(self.folder.glob("epoch_*.keras"))[: -self.keep]:
+            saved = sorted(self.folder.glob("epoch_*.keras"), key=_epoch_number)
+            for old in saved[: -self.keep]:
                 old.unlink()
+
+
+def _epoch_number(path):
+    """epoch_1000.keras -> 1000 (file names sort epoch 1000 before 999)."""
+    return int(path.stem.removeprefix("epoch_"))

@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 from keras_mae.encoder import ViTEncoder, as_image_size
+from keras_mae.errors import InputError
 from keras_mae.presets import preset_config
 from keras_mae.transformer import layer_norm
 
@@ -64,7 +65,8 @@ class ViTClassifier(keras.Model):
         self.encoder = ViTEncoder(
             self.image_size, patch_size, num_channels, encoder_dim, encoder_depth,
             encoder_heads, encoder_mlp_dim, layer_norm_epsilon, final_norm=pooling == "cls",
-            drop_path_rate=drop_path_rate, name="encoder", dtype=self.dtype_policy,
+            drop_path_rate=drop_path_rate, trainable_pos_embed=True, name="encoder",
+            dtype=self.dtype_policy,
         )
         self.num_patches = self.encoder.num_patches
         self.fc_norm = (
@@ -97,7 +99,13 @@ class ViTClassifier(keras.Model):
         classifier = cls(num_classes, **{key: getattr(mae, key) for key in ENCODER_ARGS}, **kwargs)
         source = {w.path.split("/", 1)[1]: w for w in mae.encoder.weights}
         for weight in classifier.encoder.weights:
-            weight.assign(source[weight.path.split("/", 1)[1]])
+            name = weight.path.split("/", 1)[1]
+            if name not in source:
+                raise InputError(
+                    f"The pretrained model has no weight '{name}' (a classifier fine-tuned with "
+                    "another pooling?): start from an MAE checkpoint, or keep its pooling."
+                )
+            weight.assign(source[name])
         return classifier
 
     def build(self, input_shape):

@@ -29,6 +29,8 @@ class ViTEncoder(keras.layers.Layer):
     `final_norm=False` drops the final norm, as the reference's fine-tuned ViTs with global
     pooling do (they normalise the pooled features instead, `fc_norm`). `drop_path_rate` is the
     stochastic depth of the last block, rising linearly from 0 at the first (as timm).
+    `trainable_pos_embed` lets fine-tuning learn the positions, which start as the sin-cos table
+    (the reference's fine-tuned ViT holds them as a parameter; pretraining keeps them fixed).
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class ViTEncoder(keras.layers.Layer):
         layer_norm_epsilon=1e-6,
         final_norm=True,
         drop_path_rate=0.0,
+        trainable_pos_embed=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -56,6 +59,7 @@ class ViTEncoder(keras.layers.Layer):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.final_norm = final_norm
         self.drop_path_rate = drop_path_rate
+        self.trainable_pos_embed = trainable_pos_embed
         self.grid_size = check_patch_grid(self.image_size, patch_size)
         self.num_patches = self.grid_size[0] * self.grid_size[1]
 
@@ -74,7 +78,7 @@ class ViTEncoder(keras.layers.Layer):
         self.pos_embed = self.add_weight(
             shape=(1, self.num_patches + 1, self.hidden_dim),
             initializer="zeros",
-            trainable=False,
+            trainable=self.trainable_pos_embed,
             name="pos_embed",
         )
         self.pos_embed.assign(sincos_2d(self.hidden_dim, self.grid_size, cls_token=True)[None])
@@ -135,4 +139,5 @@ class ViTEncoder(keras.layers.Layer):
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "final_norm": self.final_norm,
             "drop_path_rate": self.drop_path_rate,
+            "trainable_pos_embed": self.trainable_pos_embed,
         }

@@ -18,6 +18,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from keras_mae import normalization
+from keras_mae.checkpoints import load_model_file
 from keras_mae.classifier import ViTClassifier
 from keras_mae.errors import InputError, MAEError, exit_with
 
@@ -113,8 +114,8 @@ def _cli():
         del argv
         args = flags.FLAGS
         try:
+            model = load_model_file(args.checkpoint)
             mean, std = normalization.from_flags(args.checkpoint)
-            model = keras.models.load_model(args.checkpoint, compile=False)
             export_saved_model(model, args.output, mean, std)
         except MAEError as error:
             exit_with(error)

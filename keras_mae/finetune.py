@@ -7,6 +7,7 @@ linear probing of a `ViTClassifier`, with `model.fit`, from a config.
 import keras
 
 from keras_mae import convert, runner
+from keras_mae.checkpoints import load_model_file
 from keras_mae.classifier import ViTClassifier
 from keras_mae.data.classification import make_classification_dataset
 from keras_mae.errors import InputError
@@ -16,7 +17,7 @@ from keras_mae.optimizers import LARS, LayerDecayAdamW
 def load_pretrained(path):
     """A `MaskedAutoencoder` from a `.keras` file, an official `.pth` or a HuggingFace folder."""
     if str(path).endswith(".keras"):
-        return keras.models.load_model(path, compile=False)
+        return load_model_file(path)
     return convert.load_checkpoint(path)
 
 

@@ -1,4 +1,4 @@
-"""Checks a pretraining run makes before it spends time: every mistake knowable from the config
+"""Checks a run makes before it spends time: every mistake knowable from the config
 or the machine is refused up front, naming the value and what to do instead."""
 
 import difflib
@@ -11,6 +11,7 @@ import ml_collections
 from keras_mae.config import (
     NAN_POLICIES, SOURCES, default_config, finetune_config, linprobe_config,
 )
+from keras_mae.classifier import POOLINGS
 from keras_mae.encoder import as_image_size
 from keras_mae.errors import InputError
 from keras_mae.masking import num_visible
@@ -38,20 +39,25 @@ def check_config(config):
             "nan_policy 'skip' is for pretraining; fine-tuning and probing stop at a NaN or Inf "
             "loss (--config.nan_policy=stop)."
         )
-    for name in ("batch_size", "epochs"):
+    if config.task != "pretrain":
+        _check_choice("model.pooling", config.model.pooling, POOLINGS)
+    counts = ("batch_size", "epochs", "figure_every_epochs") if config.task == "pretrain" else (
+        "batch_size", "epochs")
+    for name in counts:
         if config[name] < 1:
             raise InputError(f"{name} must be at least 1, got {config[name]} (--config.{name}).")
-    patch_size = architecture(config)["patch_size"]
-    grid = check_patch_grid(as_image_size(config.data.image_size), patch_size)
-    if "mask_ratio" in config.model:
-        num_visible(grid[0] * grid[1], config.model.mask_ratio)
-    _check_normalisation(config.data)
     init = config.get("init_checkpoint")
     if init and not pathlib.Path(init).exists():
         raise InputError(
             f"init_checkpoint {init!r} does not exist. Pass a pretrained MAE: a .keras file "
             "(e.g. runs/<run>/model.keras), an official .pth or a HuggingFace folder."
         )
+    if not init:  # A pretrained model brings its own architecture, checked when it loads.
+        patch_size = architecture(config)["patch_size"]
+        grid = check_patch_grid(as_image_size(config.data.image_size), patch_size)
+        if "mask_ratio" in config.model:
+            num_visible(grid[0] * grid[1], config.model.mask_ratio)
+    _check_normalisation(config.data)
 
 
 def check_fields(config, reference):
@@ -63,17 +69,18 @@ def check_fields(config, reference):
             raise InputError(f"Unknown config field {path!r}.{_close_field(path, known)}")
 
 
-def check_overrides(arguments, flag="config"):
-    """Every `--config.a.b=value` among command-line `arguments` names a field of some task's
-    config (the task's own config cannot be loaded when an override fails)."""
-    known = sorted({path for reference in (default_config(), finetune_config(), linprobe_config())
-                    for path in field_paths(reference)})
+def check_overrides(arguments, configs=None):
+    """Every `--config.a.b=value` among command-line `arguments` names a field of one of
+    `configs` (by default every task's: the task's own config cannot be loaded when an override
+    fails, so train.py checks against all tasks first, then against its config file's)."""
+    configs = configs or [default_config(), finetune_config(), linprobe_config()]
+    known = sorted({path for config in configs for path in field_paths(config)})
     for argument in arguments:
-        match = re.match(rf"--{flag}\.([\w.]+)", argument)
+        match = re.match(r"--config\.([\w.]+)", argument)
         if match and match.group(1) not in known:
             raise InputError(
                 f"Unknown config field {match.group(1)!r} in "
-                f"{argument.split('=')[0]}.{_close_field(match.group(1), known, flag)}"
+                f"{argument.split('=')[0]}.{_close_field(match.group(1), known, 'config')}"
             )
 
 
@@ -155,7 +162,19 @@ def run_bytes(config):
     written), the backups and the final model (and its SavedModel)."""
     checkpoints = min(config.keep_checkpoints or config.epochs, config.epochs) + 1
     final_copies = 2 if config.export_saved_model else 1  # model.keras and the SavedModel
-    return checkpoint_bytes(architecture(config)) * (checkpoints + _BACKUP_COPIES + final_copies)
+    init = config.get("init_checkpoint")
+    if init:  # Its weights, with AdamW's two moments: an upper bound without loading it.
+        one_checkpoint = 3 * _disk_size(pathlib.Path(init)) + _FILE_OVERHEAD
+    else:
+        one_checkpoint = checkpoint_bytes(architecture(config))
+    return one_checkpoint * (checkpoints + _BACKUP_COPIES + final_copies)
+
+
+def _disk_size(path):
+    """Bytes of a file, or of every file under a folder."""
+    if path.is_dir():
+        return sum(part.stat().st_size for part in path.rglob("*") if part.is_file())
+    return path.stat().st_size
 
 
 def checkpoint_bytes(arguments):

@@ -81,6 +81,8 @@ def run(config, workdir):
             eval_ds = with_fixed_noise(eval_ds, model.num_patches, config.seed)
 
     def figure():
+        if not config.num_figure_images:
+            return []
         images, noise = figure_batch(
             eval_ds if eval_ds is not None else train_ds, config.num_figure_images,
             model.num_patches, config.seed,

@@ -150,16 +150,12 @@ def load_source(data_config, split, seed=0, require_labels=False):
     if data_config.source == "folder":
         return from_folder(split, data_config.num_channels, shuffle=True, seed=seed,
                            require_labels=require_labels)
-    if data_config.source == "tfds":
-        return from_tfds(
-            data_config.tfds_name,
-            split,
-            data_dir=data_config.tfds_data_dir or None,
-            download=data_config.tfds_download,
-            num_channels=data_config.num_channels,
-        )
-    raise InputError(
-        f"Unknown data.source {data_config.source!r}; use 'sample', 'tfds' or 'folder'."
+    return from_tfds(  # "tfds": check_config allows config.SOURCES alone
+        data_config.tfds_name,
+        split,
+        data_dir=data_config.tfds_data_dir or None,
+        download=data_config.tfds_download,
+        num_channels=data_config.num_channels,
     )
 
 

@@ -10,16 +10,17 @@ as the reference's demo does.
 
 import pathlib
 
-import keras
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
 from keras import ops
 
 from keras_mae import normalization
+from keras_mae.checkpoints import load_model_file
 from keras_mae.data import from_folder
+from keras_mae.data.sources import decode_file
 from keras_mae.data.augment import resize
-from keras_mae.errors import MAEError, exit_with
+from keras_mae.errors import InputError, MAEError, exit_with
 
 
 def reconstruction_panels(model, images, data_mean, data_std, noise=None):
@@ -66,12 +67,17 @@ def load_images(paths, image_size, num_channels, limit):
     """Up to `limit` images from files and folders, resized to `image_size`: uint8 [N, H, W, C]."""
     images = []
     for path in paths:
-        if pathlib.Path(path).is_dir():
-            source = from_folder(path, num_channels)
-            images += [image for image, _ in source.dataset.take(limit - len(images))]
-        else:
-            data = tf.io.read_file(str(path))
-            images.append(tf.io.decode_image(data, channels=num_channels, expand_animations=False))
+        if not pathlib.Path(path).exists():
+            raise InputError(f"Image path {path!r} does not exist.")
+        try:
+            if pathlib.Path(path).is_dir():
+                source = from_folder(path, num_channels)
+                images += [image for image, _ in source.dataset.take(limit - len(images))]
+            else:
+                images.append(decode_file(str(path), num_channels))
+        except tf.errors.OpError:
+            raise InputError(f"Cannot decode an image in {path} (JPEG, PNG, BMP or GIF: "
+                             "remove or replace the file).") from None
         if len(images) >= limit:
             break
     resized = [resize(image, image_size) for image in images[:limit]]
@@ -91,8 +97,8 @@ def _cli():
         del argv
         args = flags.FLAGS
         try:
+            model = load_model_file(args.checkpoint)
             mean, std = normalization.from_flags(args.checkpoint)
-            model = keras.models.load_model(args.checkpoint, compile=False)
             pixels = load_images(args.images, model.image_size, model.num_channels, args.num_images)
         except MAEError as error:
             exit_with(error)

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from keras_mae import pretrain, preflight
+from keras_mae import MaskedAutoencoder, pretrain, preflight
 from keras_mae.config import default_config
 from keras_mae.data import from_arrays, from_folder, from_tfds
 from keras_mae.errors import InputError
@@ -34,6 +34,8 @@ def small_config():
 @pytest.mark.parametrize("flags, value, fix", [
     (["--config.modle.preset=x"], "'modle.preset'", "Did you mean --config.model.preset?"),
     (["--config.model.mask_ratio=1.0"], "got 1.0", "The paper uses 0.75"),
+    (["--config.augment.mixup_alpha=0.2"], "'augment.mixup_alpha'",  # a fine-tuning field
+     "See keras_mae/config.py"),
     (["--config.data.source=folder", "--config.data.train=/no/such/train"],
      "'/no/such/train' does not exist", "Pass the path of a folder"),
 ])
@@ -74,6 +76,7 @@ def config_with(**changes):
     (dict(data__mean=(0.5, 0.5, 0.5)), "data.mean has 3 value(s) for 1 channel(s)"),
     (dict(data__std=(0.0,)), "data.std must be positive"),
     (dict(nan_policy="ignore"), "Unknown nan_policy 'ignore'; use one of 'stop', 'skip'"),
+    (dict(figure_every_epochs=0), "figure_every_epochs must be at least 1, got 0"),
     (dict(data__source="folder", data__train="/no/such/folder"),
      "Image folder '/no/such/folder' does not exist"),
     (dict(data__eval="test"), "Unknown sample split 'test'"),
@@ -187,3 +190,27 @@ def test_prepared_tfds_set_loads_offline_with_the_channels_asked_for(prepared_tf
 def test_unknown_tfds_split_lists_the_splits(prepared_tfds_dir):
     with pytest.raises(InputError, match="no split 'trian'; its splits: test, train"):
         from_tfds("dummy_mnist", "trian[:50%]", data_dir=prepared_tfds_dir, download=False)
+
+
+@pytest.mark.parametrize("command, message", [
+    (["keras_mae.export", "--checkpoint", "{tmp}/missing.keras", "--output", "{tmp}/out"],
+     "Checkpoint '{tmp}/missing.keras' does not exist"),
+    (["keras_mae.visualize", "--checkpoint", "{tmp}/model.keras", "--images", "{tmp}/broken.jpg",
+      "--mean", "0.5", "--std", "0.5", "--output", "{tmp}/out"],
+     "Cannot decode an image in {tmp}/broken.jpg"),
+    (["keras_mae.convert", "--checkpoint", "{tmp}/missing.pth", "--output", "{tmp}/out.keras"],
+     "Checkpoint '{tmp}/missing.pth' does not exist"),
+    (["keras_mae.convert", "--checkpoint", "{tmp}/model.keras", "--output", "{tmp}/out.h5"],
+     "must end in .keras (the model) or .weights.h5"),
+])
+def test_the_other_command_lines_answer_a_mistake_with_one_line(tmp_path, command, message):
+    MaskedAutoencoder.from_preset("mae_vit_micro_patch4_28_grey").save(tmp_path / "model.keras")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff not a whole JPEG")
+    arguments = [argument.format(tmp=tmp_path) for argument in command]
+    result = subprocess.run([sys.executable, "-m", *arguments], cwd=REPO, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("error: ") and message.format(tmp=tmp_path) in last_line
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.keras").exists()

@@ -64,9 +64,9 @@ def test_epoch_checkpoints_keep_the_newest_and_leave_no_temporary_file(tiny_conf
     model = MaskedAutoencoder(**tiny_config)
     callback = EpochCheckpoints(tmp_path, keep=2)
     callback.set_model(model)
-    for epoch in range(4):
+    for epoch in (997, 998, 999, 1000):  # saved as epoch_998 ... epoch_1001
         callback.on_epoch_end(epoch)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_003.keras", "epoch_004.keras"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_1000.keras", "epoch_1001.keras"]
 
 
 def test_checkpoint_size_estimate_bounds_the_real_file(tmp_path):

@@ -5,6 +5,7 @@ import pytest
 
 import keras
 from keras_mae import MaskedAutoencoder, ViTClassifier
+from keras_mae.errors import InputError
 
 from conftest import TINY
 
@@ -34,6 +35,16 @@ def test_keras_file_round_trip_keeps_outputs_and_settings(tmp_path, settings):
         assert trainable == {"head/kernel", "head/bias"}
     else:
         assert "encoder/block_0/attn/qkv/kernel" in trainable
+        assert "encoder/pos_embed" in trainable  # learnt in fine-tuning, as the reference's ViT
+    mae_trainable = {w.path.split("/", 1)[1] for w in MaskedAutoencoder(**TINY).trainable_weights}
+    assert "encoder/pos_embed" not in mae_trainable  # fixed sin-cos in pretraining
+
+
+def test_a_source_without_a_needed_weight_is_refused_by_name():
+    encoder = {k: v for k, v in TINY.items() if not k.startswith("decoder")}
+    fine_tuned = ViTClassifier(num_classes=3, **encoder, pooling="avg")  # no final encoder norm
+    with pytest.raises(InputError, match="no weight 'encoder/norm/gamma'"):
+        ViTClassifier.from_pretrained(fine_tuned, num_classes=3, pooling="cls")
 
 
 def test_drop_path_only_acts_while_training():

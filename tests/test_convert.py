@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
 
 import keras
 from keras_mae import MaskedAutoencoder, ViTClassifier
@@ -72,6 +73,8 @@ def test_hf_config_sets_the_layer_norm_epsilon(tmp_path):
     model = load_checkpoint(tmp_path)
     assert model.layer_norm_epsilon == 1e-12 and not model.norm_pix_loss
     assert_matches_reference(model, reference, batch=2)
+    overridden = load_hf_checkpoint(tmp_path, norm_pix_loss=True, mask_ratio=0.5)
+    assert overridden.norm_pix_loss and overridden.mask_ratio == 0.5
 
 
 def test_pretrained_encoder_checkpoint_leaves_a_fresh_decoder(tiny_reference, tmp_path):

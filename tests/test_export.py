@@ -121,7 +121,8 @@ def test_saved_model_cli_lists_the_signatures_with_their_shapes(exported):
     root = exported[0]
     shown = {}
     for name in ("mae_export", "classifier_export"):
-        result = subprocess.run(["saved_model_cli", "show", "--all", "--dir", str(root / name)],
+        result = subprocess.run([sys.executable, "-m", "tensorflow.python.tools.saved_model_cli",
+                                 "show", "--all", "--dir", str(root / name)],
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr[-2000:]
         shown[name] = result.stdout

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import keras
-from keras_mae import MaskedAutoencoder, finetune
+from keras_mae import MaskedAutoencoder, finetune, preflight
 from keras_mae.config import finetune_config
 from keras_mae.data import from_arrays, from_folder
 from keras_mae.data.classification import centre_crop, make_classification_dataset, random_erasing
@@ -104,6 +104,13 @@ def test_held_out_images_are_centre_cropped_as_imagenets_224_of_256():
     assert 3 <= crop[0, 0, 0] <= 5 and 58 <= crop[0, -1, 0] <= 60  # 4 px trimmed each side
 
 
+def test_the_centre_crop_keeps_the_aspect_ratio_of_wide_images():
+    wide = tf.random.uniform((40, 80, 3), maxval=255.0, seed=3)
+    crop = centre_crop(wide, (32, 32), crop_fraction=1.0).numpy()
+    shorter_side_to_32 = tf.image.resize(wide, (32, 64), method="bicubic").numpy()
+    np.testing.assert_allclose(crop, np.clip(shorter_side_to_32[:, 16:48], 0, 255), atol=1e-4)
+
+
 def test_classification_needs_labelled_images():
     with pytest.raises(ValueError, match="labelled images"):
         make_classification_dataset(from_arrays(np.zeros((4, 8, 8, 3))), (8, 8), (0.5,), (0.5,), 2,
@@ -134,8 +141,28 @@ def test_evaluation_runs_are_checked_before_any_work(cifar_folder, tmp_path, cha
     assert not (tmp_path / "run").exists()
 
 
+def test_unknown_pooling_is_refused_before_any_work(cifar_folder, tmp_path):
+    config = small_finetune_config(cifar_folder)
+    config.model.pooling = "max"
+    with pytest.raises(InputError, match="Unknown model.pooling 'max'; use one of 'avg', 'cls'"):
+        finetune.run(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_pretrained_models_own_architecture_decides_the_checks(tmp_path):
+    MaskedAutoencoder.from_preset("mae_vit_micro_patch4_28_grey").save(tmp_path / "grey.keras")
+    config = finetune_config()  # preset ViT-B/16, whose 16-pixel patches do not tile 28x28
+    config.data.image_size, config.data.num_channels = (28, 28), 1
+    config.data.mean, config.data.std = (0.5,), (0.5,)
+    config.init_checkpoint = str(tmp_path / "grey.keras")
+    preflight.check_config(config)  # the checkpoint's patch size 4 does
+    checkpoint = (tmp_path / "grey.keras").stat().st_size
+    assert preflight.run_bytes(config) < 4 * checkpoint * (config.epochs + 6)  # not ViT-B's
+
+
 def test_a_pretrained_model_of_another_image_size_is_refused(cifar_folder, tmp_path):
     MaskedAutoencoder.from_preset("mae_vit_micro_patch4_28_grey").save(tmp_path / "grey.keras")
     config = small_finetune_config(cifar_folder, init_checkpoint=str(tmp_path / "grey.keras"))
     with pytest.raises(InputError, match="takes images of 28x28x1, the config gives 32x32x3"):
         finetune.run(config, tmp_path / "run")
+    assert not any((tmp_path / "run").iterdir())

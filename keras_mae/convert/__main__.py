@@ -10,7 +10,7 @@ Outputs ending in `.weights.h5` hold the weights alone; `.keras` the whole model
 from absl import app, flags
 
 from keras_mae.convert import load_checkpoint
-from keras_mae.errors import MAEError, exit_with
+from keras_mae.errors import InputError, MAEError, exit_with
 
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "A .pth file or a HuggingFace folder.",
                                   required=True)
@@ -26,6 +26,9 @@ def main(argv):
     del argv
     overrides = {} if _NORM_PIX_LOSS.value is None else {"norm_pix_loss": _NORM_PIX_LOSS.value}
     try:
+        if not _OUTPUT.value.endswith((".keras", ".weights.h5")):
+            raise InputError(f"--output {_OUTPUT.value!r} must end in .keras (the model) or "
+                             ".weights.h5 (its weights alone).")
         model = load_checkpoint(_CHECKPOINT.value, _PRESET.value, **overrides)
     except MAEError as error:
         exit_with(error)

@@ -13,6 +13,7 @@ import numpy as np
 
 from keras_mae.convert import official
 from keras_mae.errors import InputError
+from keras_mae.presets import preset_config
 
 # Weight names across transformers versions -> one form: 4.x wrote `encoder.layer.N` and
 # `attention.attention.query`, 5.x holds `layers.N` and `attention.q_proj`.
@@ -121,5 +122,5 @@ def load_hf_checkpoint(path, preset=None, **overrides):
         )
     config = model_config(json.loads(config_file.read_text()))
     if preset:
-        config = {**config, **official.preset_config(preset)}
-    return official.build_model(official_state(read_state(folder)), **config, **overrides)
+        config = {**config, **preset_config(preset)}
+    return official.build_model(official_state(read_state(folder)), **{**config, **overrides})

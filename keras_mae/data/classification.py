@@ -10,6 +10,7 @@ Batches are (images [B, H, W, C] normalised, targets [B, classes] summing to 1).
 import tensorflow as tf
 
 from keras_mae.data.augment import random_resized_crop
+from keras_mae.data.pipeline import shard_by_batch
 from keras_mae.errors import InputError
 
 
@@ -33,12 +34,17 @@ def random_erasing(image, seed, probability=0.25, area=(0.02, 1 / 3), log_ratio=
 
 
 def centre_crop(image, size, crop_fraction):
-    """Resize (bicubic) so that the centre `crop_fraction` of the image fills `size`, then crop."""
+    """Resize (bicubic, keeping the aspect ratio) so that the centre `crop_fraction` of the
+    image covers `size`, then crop that centre: the reference's Resize(256) + CenterCrop(224)."""
     height, width = size
-    scaled = (int(round(height / crop_fraction)), int(round(width / crop_fraction)))
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    scale = tf.reduce_max(tf.constant([height, width], tf.float32) / (crop_fraction * shape))
+    scaled = tf.maximum(tf.cast(tf.round(shape * scale), tf.int32), [height, width])
     resized = tf.image.resize(tf.cast(image, tf.float32), scaled, method="bicubic")
-    top, left = (scaled[0] - height) // 2, (scaled[1] - width) // 2
-    return tf.clip_by_value(resized[top:top + height, left:left + width], 0.0, 255.0)
+    crop = tf.image.crop_to_bounding_box(
+        resized, (scaled[0] - height) // 2, (scaled[1] - width) // 2, height, width
+    )
+    return tf.clip_by_value(crop, 0.0, 255.0)
 
 
 def make_classification_dataset(
@@ -70,7 +76,7 @@ def make_classification_dataset(
             ),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return shard_by_batch(dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
     import keras_cv  # here, not at the top: importing it costs ~200 MiB and ~2 s
 
@@ -106,4 +112,4 @@ def make_classification_dataset(
             return mixed["images"], mixed["labels"]
 
         dataset = dataset.map(mix_batch, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return shard_by_batch(dataset.prefetch(tf.data.AUTOTUNE))
