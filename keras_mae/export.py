@@ -18,7 +18,6 @@ import tensorflow as tf
 from absl import app, flags
 
 from keras_mae import normalization
-from keras_mae.checkpoints import load_model_file
 from keras_mae.classifier import ViTClassifier
 from keras_mae.errors import InputError, MAEError, exit_with
 
@@ -114,8 +113,7 @@ def _cli():
         del argv
         args = flags.FLAGS
         try:
-            model = load_model_file(args.checkpoint)
-            mean, std = normalization.from_flags(args.checkpoint)
+            model, mean, std = normalization.load_from_flags(args.checkpoint)
             export_saved_model(model, args.output, mean, std)
         except MAEError as error:
             exit_with(error)

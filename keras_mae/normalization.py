@@ -5,6 +5,7 @@ import pathlib
 
 from absl import flags
 
+from keras_mae.checkpoints import load_model_file
 from keras_mae.errors import InputError
 
 
@@ -19,6 +20,13 @@ def from_flags(checkpoint):
     """(mean, std) from --mean/--std, else from the run that wrote `checkpoint`."""
     to_floats = lambda values: tuple(float(v) for v in values) if values else None
     return run_normalization(checkpoint, to_floats(flags.FLAGS.mean), to_floats(flags.FLAGS.std))
+
+
+def load_from_flags(checkpoint):
+    """(model, mean, std): the `.keras` model first (a missing file is named as such), then its
+    normalisation from --mean/--std or its run's config.json."""
+    model = load_model_file(checkpoint)
+    return (model, *from_flags(checkpoint))
 
 
 def run_normalization(checkpoint, mean=None, std=None):

@@ -16,7 +16,6 @@ from absl import app, flags
 from keras import ops
 
 from keras_mae import normalization
-from keras_mae.checkpoints import load_model_file
 from keras_mae.data import from_folder
 from keras_mae.data.sources import decode_file
 from keras_mae.data.augment import resize
@@ -97,8 +96,7 @@ def _cli():
         del argv
         args = flags.FLAGS
         try:
-            model = load_model_file(args.checkpoint)
-            mean, std = normalization.from_flags(args.checkpoint)
+            model, mean, std = normalization.load_from_flags(args.checkpoint)
             pixels = load_images(args.images, model.image_size, model.num_channels, args.num_images)
         except MAEError as error:
             exit_with(error)
