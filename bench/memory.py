@@ -26,10 +26,13 @@ def main():
     parser.add_argument("--preset", default="mae_vit_base_patch16")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--variant", default="library", help="a model variant of bench/variants.py")
+    parser.add_argument("--remat", action="store_true", help="keras_mae with remat=True")
     args = parser.parse_args()
     common = ["--preset", args.preset, "--batch", str(args.batch), "--steps", str(args.steps),
               "--warmup", "1"]
-    keras_mb = peak_rss_mb(["bench/throughput.py", "--rounds", "1", *common])
+    keras_flags = ["--variant", args.variant] + (["--remat"] if args.remat else [])
+    keras_mb = peak_rss_mb(["bench/throughput.py", "--rounds", "1", *keras_flags, *common])
     print(f"keras_mae: {keras_mb} MiB", flush=True)
     torch_mb = peak_rss_mb(["bench/torch_reference.py", *common])
     print(f"PyTorch reference: {torch_mb} MiB")

@@ -109,6 +109,7 @@ class KerasContestant:
         import tensorflow as tf
 
         from keras_mae import MaskedAutoencoder
+        from keras_mae.memory import releasing_freed_memory
         from keras_mae.optim import adamw
 
         self.mode = mode
@@ -135,7 +136,8 @@ class KerasContestant:
             iterator = iter(tf.data.Dataset.from_tensors(images).repeat())
             self._call = lambda: self.model.train_function(iterator)
         self.initial_iterations = self.iterations
-        self.round(warmup)
+        with releasing_freed_memory():  # as train.py's fit, while the first step compiles
+            self.round(warmup)
 
     @property
     def iterations(self):

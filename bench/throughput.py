@@ -42,6 +42,8 @@ def parse_args(argv=None):
     parser.add_argument("--mixed-precision", default="", help="e.g. mixed_bfloat16")
     parser.add_argument("--intra-op-threads", type=int, default=0, help="0 = TensorFlow's default")
     parser.add_argument("--inter-op-threads", type=int, default=0, help="0 = TensorFlow's default")
+    parser.add_argument("--remat", action="store_true",
+                        help="build the model with remat=True (blocks recomputed in the backward)")
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="library",
                         help="a bench-only model variant (see bench/variants.py)")
     parser.add_argument("--compare-torch", action="store_true",
@@ -71,7 +73,8 @@ def keras_contestant(args):
     return KerasContestant(
         args.preset, args.batch, args.mode, jit_compile=not args.no_xla,
         steps_per_execution=args.steps_per_execution, warmup=args.warmup,
-        model_class=apply_variant(args.variant), overrides=parse_overrides(args.set),
+        model_class=apply_variant(args.variant),
+        overrides={**parse_overrides(args.set), **({"remat": True} if args.remat else {})},
     )
 
 

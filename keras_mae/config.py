@@ -17,6 +17,7 @@ def default_config():
     config.model.preset = "mae_vit_base_patch16"  # Architecture; see keras_mae.list_presets().
     config.model.mask_ratio = 0.75  # Fraction of patches removed per image (paper: 0.75).
     config.model.norm_pix_loss = True  # Targets normalised per patch (paper's default recipe).
+    config.model.remat = False  # Recompute blocks in the backward pass: less memory, ~25% slower.
 
     config.data = ml_collections.ConfigDict()
     config.data.source = "sample"  # "sample" (bundled Fashion-MNIST), "tfds" or "folder".
@@ -138,7 +139,8 @@ def _evaluation_config(task):
     config = default_config()
     config.task = task
     config.init_checkpoint = ""  # The pretrained MAE: a .keras file, an official .pth or a HF folder.
-    del config.model.mask_ratio, config.model.norm_pix_loss, config.data.crop_scale
+    del config.model.mask_ratio, config.model.norm_pix_loss, config.model.remat
+    del config.data.crop_scale
     config.optim = ml_collections.ConfigDict()
     config.optim.min_lr = 0.0  # Floor of the cosine schedule.
     config.augment = ml_collections.ConfigDict()

@@ -11,7 +11,10 @@ from keras_mae.transformer import TransformerBlock, layer_norm
 
 @keras.saving.register_keras_serializable(package="keras_mae")
 class MAEDecoder(keras.layers.Layer):
-    """call(tokens [B, 1 + K, D_enc], ids_restore [B, L]) -> pixel predictions [B, L, output_dim]."""
+    """call(tokens [B, 1 + K, D_enc], ids_restore [B, L]) -> pixel predictions [B, L, output_dim].
+
+    `remat` recomputes each block's activations in the backward pass (see `TransformerBlock`).
+    """
 
     def __init__(
         self,
@@ -22,6 +25,7 @@ class MAEDecoder(keras.layers.Layer):
         mlp_dim,
         output_dim,
         layer_norm_epsilon=1e-6,
+        remat=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -32,6 +36,7 @@ class MAEDecoder(keras.layers.Layer):
         self.mlp_dim = mlp_dim
         self.output_dim = output_dim
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.remat = remat
         self.num_patches = self.grid_size[0] * self.grid_size[1]
 
     def build(self, tokens_shape, ids_restore_shape=None):
@@ -62,6 +67,7 @@ class MAEDecoder(keras.layers.Layer):
                 self.num_heads,
                 self.mlp_dim,
                 self.layer_norm_epsilon,
+                remat=self.remat,
                 name=f"block_{index}",
                 dtype=self.dtype_policy,
             )
@@ -105,4 +111,5 @@ class MAEDecoder(keras.layers.Layer):
             "mlp_dim": self.mlp_dim,
             "output_dim": self.output_dim,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "remat": self.remat,
         }

@@ -31,6 +31,7 @@ class ViTEncoder(keras.layers.Layer):
     stochastic depth of the last block, rising linearly from 0 at the first (as timm).
     `trainable_pos_embed` lets fine-tuning learn the positions, which start as the sin-cos table
     (the reference's fine-tuned ViT holds them as a parameter; pretraining keeps them fixed).
+    `remat` recomputes each block's activations in the backward pass (see `TransformerBlock`).
     """
 
     def __init__(
@@ -46,6 +47,7 @@ class ViTEncoder(keras.layers.Layer):
         final_norm=True,
         drop_path_rate=0.0,
         trainable_pos_embed=False,
+        remat=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -60,6 +62,7 @@ class ViTEncoder(keras.layers.Layer):
         self.final_norm = final_norm
         self.drop_path_rate = drop_path_rate
         self.trainable_pos_embed = trainable_pos_embed
+        self.remat = remat
         self.grid_size = check_patch_grid(self.image_size, patch_size)
         self.num_patches = self.grid_size[0] * self.grid_size[1]
 
@@ -90,6 +93,7 @@ class ViTEncoder(keras.layers.Layer):
                 self.mlp_dim,
                 self.layer_norm_epsilon,
                 drop_path_rate=self.drop_path_rate * index / max(self.num_layers - 1, 1),
+                remat=self.remat,
                 name=f"block_{index}",
                 dtype=self.dtype_policy,
             )
@@ -140,4 +144,5 @@ class ViTEncoder(keras.layers.Layer):
             "final_norm": self.final_norm,
             "drop_path_rate": self.drop_path_rate,
             "trainable_pos_embed": self.trainable_pos_embed,
+            "remat": self.remat,
         }

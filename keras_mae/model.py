@@ -22,6 +22,10 @@ class MaskedAutoencoder(keras.Model):
     `{"pred": [B, L, p*p*C], "mask": [B, L] (1 = removed), "ids_restore": [B, L]}`.
     Training batches may be `images`, `(images, labels)` (labels ignored) or
     `{"images": ..., "noise": [B, L]}`, whose noise fixes the masking.
+
+    `remat=True` recomputes every transformer block's activations in the backward pass instead
+    of keeping them: the same gradients for less memory and ~25% more time per step
+    (bench/README.md has the figures).
     """
 
     def __init__(
@@ -41,6 +45,7 @@ class MaskedAutoencoder(keras.Model):
         norm_pix_loss=False,
         layer_norm_epsilon=1e-6,
         seed=None,
+        remat=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -59,17 +64,18 @@ class MaskedAutoencoder(keras.Model):
         self.norm_pix_loss = norm_pix_loss
         self.layer_norm_epsilon = layer_norm_epsilon
         self.seed = seed
+        self.remat = remat
 
         self.encoder = ViTEncoder(
             self.image_size, patch_size, num_channels, encoder_dim, encoder_depth,
-            encoder_heads, encoder_mlp_dim, layer_norm_epsilon,
+            encoder_heads, encoder_mlp_dim, layer_norm_epsilon, remat=remat,
             name="encoder", dtype=self.dtype_policy,
         )
         self.num_patches = self.encoder.num_patches
         self.num_keep = num_visible(self.num_patches, mask_ratio)
         self.decoder = MAEDecoder(
             self.encoder.grid_size, decoder_dim, decoder_depth, decoder_heads, decoder_mlp_dim,
-            patch_size * patch_size * num_channels, layer_norm_epsilon,
+            patch_size * patch_size * num_channels, layer_norm_epsilon, remat=remat,
             name="decoder", dtype=self.dtype_policy,
         )
         self.seed_generator = keras.random.SeedGenerator(seed, name="mask_seed")
@@ -236,6 +242,7 @@ class MaskedAutoencoder(keras.Model):
             "norm_pix_loss": self.norm_pix_loss,
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "seed": self.seed,
+            "remat": self.remat,
         }
 
 

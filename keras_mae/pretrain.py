@@ -45,6 +45,7 @@ def build_model(config):
         mask_ratio=config.model.mask_ratio,
         norm_pix_loss=config.model.norm_pix_loss,
         seed=config.seed,
+        remat=config.model.remat,
     )
 
 

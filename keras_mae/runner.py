@@ -26,6 +26,7 @@ from keras_mae.distribute import (
 )
 from keras_mae.errors import InputError
 from keras_mae.export import export_saved_model
+from keras_mae.memory import ReleaseFreedMemoryWhileCompiling
 from keras_mae.optim import scaled_learning_rate, warmup_cosine
 from keras_mae.preflight import check_config, check_workdir
 from keras_mae.stopping import NonFiniteLossPolicy, StopOnInterrupt
@@ -106,6 +107,7 @@ def fit(run, model, train_ds, eval_ds, extra_callbacks=lambda: []):
             interrupt,
             backup,
             EpochCheckpoints(outdir / "checkpoints", keep=config.keep_checkpoints),
+            ReleaseFreedMemoryWhileCompiling(),
             # Per-epoch scalars: with update_freq=N, Keras 3.15 drops the epoch summaries of
             # epochs whose last step is not a multiple of N.
             keras.callbacks.TensorBoard(str(outdir / "tensorboard")),

@@ -46,17 +46,25 @@ class TransformerBlock(keras.layers.Layer):
     """One pre-norm transformer block: [B, N, D] -> [B, N, D].
 
     `drop_path_rate` > 0 drops each residual branch per sample while training (stochastic
-    depth, as timm's `DropPath`), for fine-tuning; pretraining uses none.
+    depth, as timm's `DropPath`), for fine-tuning; pretraining uses none. `remat` recomputes
+    the block's activations in the backward pass instead of keeping them from the forward
+    (less memory, one more forward pass of the block).
     """
 
     def __init__(self, hidden_dim, num_heads, mlp_dim, layer_norm_epsilon=1e-6,
-                 drop_path_rate=0.0, **kwargs):
+                 drop_path_rate=0.0, remat=False, **kwargs):
         super().__init__(**kwargs)
+        if remat and drop_path_rate:
+            raise ValueError(
+                "remat and drop_path_rate > 0 do not go together: the recomputation would draw "
+                "other drop-path masks than the forward pass. Use one or the other."
+            )
         self.hidden_dim = hidden_dim
         self.num_heads = num_heads
         self.mlp_dim = mlp_dim
         self.layer_norm_epsilon = layer_norm_epsilon
         self.drop_path_rate = drop_path_rate
+        self.remat = remat
 
     def build(self, input_shape):
         self.norm1 = layer_norm(self.layer_norm_epsilon, "norm1", self.dtype_policy)
@@ -78,6 +86,11 @@ class TransformerBlock(keras.layers.Layer):
             self.drop_path = DropPath(self.drop_path_rate, name="drop_path", dtype=self.dtype_policy)
 
     def call(self, x, training=False):
+        if self.remat:
+            return keras.remat(lambda tokens: self._residual_branches(tokens, training))(x)
+        return self._residual_branches(x, training)
+
+    def _residual_branches(self, x, training):
         x = x + self._branch(self.attn(self.norm1(x)), training)
         return x + self._branch(self.fc2(self.fc1(self.norm2(x))), training)
 
@@ -92,6 +105,7 @@ class TransformerBlock(keras.layers.Layer):
             "mlp_dim": self.mlp_dim,
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "drop_path_rate": self.drop_path_rate,
+            "remat": self.remat,
         }
 
 

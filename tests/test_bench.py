@@ -25,7 +25,8 @@ def test_throughput_bench_trains_through_the_fit_step_and_ends_with_its_summary_
     assert summary, lines[-1]
     images_per_sec, step_ms = map(float, summary.groups())
     assert images_per_sec > 0 and step_ms > 0
-    assert math.isclose(images_per_sec, 4 * 1000 / step_ms, rel_tol=0.01)
+    # Both printed rounded (step_ms to 0.1 ms, a few ms here): the same median step.
+    assert 4000 / (step_ms + 0.05) - 0.01 <= images_per_sec <= 4000 / (step_ms - 0.05) + 0.01
     trained = re.search(r"iterations (\d+) -> (\d+), loss ([\d.naif-]+) -> ([\d.naif-]+)",
                         result.stdout)
     assert trained, result.stdout

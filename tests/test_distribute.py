@@ -21,10 +21,10 @@ def batch_with_noise(model, batch, seed=0):
     return {"images": images, "noise": noise}
 
 
-def train_one_step(strategy, initial_weights, batch, jit_compile, optimizer=None):
+def train_one_step(strategy, initial_weights, batch, jit_compile, optimizer=None, remat=False):
     """One `fit` step from `initial_weights` under `strategy`: (updated weights, reported loss)."""
     with strategy.scope():
-        model = MaskedAutoencoder(**TINY, norm_pix_loss=True)
+        model = MaskedAutoencoder(**TINY, norm_pix_loss=True, remat=remat)
         model.set_weights(initial_weights)
         model.compile(optimizer=optimizer or keras.optimizers.SGD(0.5), jit_compile=jit_compile)
     dataset = tf.data.Dataset.from_tensors(batch)
@@ -54,6 +54,17 @@ def test_mirrored_step_equals_one_device_step_on_the_same_global_batch(initial_w
     assert sum(moved) > len(moved) // 2
     assert_weights_close(mirrored_weights, single_weights)
     np.testing.assert_allclose(mirrored_loss, single_loss, rtol=1e-6)
+
+
+def test_mirrored_step_with_remat_equals_one_device_plain_step(initial_weights):
+    batch = batch_with_noise(MaskedAutoencoder(**TINY), batch=8, seed=2)
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    # XLA stays off: TF 2.21 cannot compile a step distributed over CPU devices (train.py too).
+    remat_weights, remat_loss = train_one_step(mirrored, initial_weights, batch, False, remat=True)
+    one_device = tf.distribute.OneDeviceStrategy("/cpu:0")
+    plain_weights, plain_loss = train_one_step(one_device, initial_weights, batch, False)
+    assert_weights_close(remat_weights, plain_weights, rtol=1e-4)
+    np.testing.assert_allclose(remat_loss, plain_loss, rtol=1e-5)
 
 
 def test_replicas_draw_different_masks():
