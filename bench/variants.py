@@ -133,6 +133,29 @@ def recomputed_gelu():
     return library()
 
 
+def updates_after_backward():
+    """Every AdamW update made to wait for the last gradient of the backward pass (the patch
+    embedding's), through a zero it adds: XLA then needs no copy of the weights it updates."""
+    from keras import ops
+
+    from keras_mae import MaskedAutoencoder
+
+    class UpdatesAfterBackward(MaskedAutoencoder):
+        def compile(self, optimizer, **kwargs):
+            apply = optimizer.apply
+            last = next(i for i, v in enumerate(self.trainable_variables)
+                        if "patch_embed" in v.path and len(v.shape) > 1)
+
+            def apply_after_backward(gradients, variables=None):
+                zero = 0.0 * ops.sum(gradients[last])
+                return apply([g + zero for g in gradients], variables)
+
+            optimizer.apply = apply_after_backward
+            super().compile(optimizer=optimizer, **kwargs)
+
+    return UpdatesAfterBackward
+
+
 VARIANTS = {
     "library": library,
     "mask_tokens_in_encoder": mask_tokens_in_encoder,
@@ -140,6 +163,7 @@ VARIANTS = {
     "dot_product_attention": dot_product_attention,
     "take_along_axis_gather": take_along_axis_gather,
     "recomputed_gelu": recomputed_gelu,
+    "updates_after_backward": updates_after_backward,
 }
 
 
