@@ -10,11 +10,8 @@ steps so that each step's peak is its own.
 """
 
 import argparse
-import ctypes
 
 import bench_common  # noqa: F401  (the repo on the import path)
-
-LIBC = ctypes.CDLL("libc.so.6")
 
 
 def rss_mb(field="VmRSS"):
@@ -28,7 +25,9 @@ def rss_mb(field="VmRSS"):
 
 def start_phase():
     """Hand freed heap back to the OS and restart the peak (VmHWM) at the current RSS."""
-    LIBC.malloc_trim(0)
+    from keras_mae.memory import release_freed_memory
+
+    release_freed_memory()
     with open("/proc/self/clear_refs", "w") as clear_refs:
         clear_refs.write("5")
     return rss_mb()

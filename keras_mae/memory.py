@@ -33,6 +33,9 @@ def release_freed_memory():
 @contextlib.contextmanager
 def releasing_freed_memory(interval_s=0.1):
     """Return freed heap memory to the OS every `interval_s` seconds while the block runs."""
+    if not _MALLOC_TRIM:
+        yield
+        return
     done = threading.Event()
 
     def trim_until_done():
@@ -40,14 +43,12 @@ def releasing_freed_memory(interval_s=0.1):
             release_freed_memory()
 
     thread = threading.Thread(target=trim_until_done, name="release-freed-memory", daemon=True)
-    if _MALLOC_TRIM:
-        thread.start()
+    thread.start()
     try:
         yield
     finally:
         done.set()
-        if thread.is_alive():
-            thread.join()
+        thread.join()
         release_freed_memory()
 
 
@@ -58,19 +59,13 @@ class ReleaseFreedMemoryWhileCompiling(keras.callbacks.Callback):
     def __init__(self, interval_s=0.1):
         super().__init__()
         self.interval_s = interval_s
-        self._releasing = None
+        self._releasing = contextlib.ExitStack()
 
     def on_train_begin(self, logs=None):
-        self._releasing = releasing_freed_memory(self.interval_s)
-        self._releasing.__enter__()
+        self._releasing.enter_context(releasing_freed_memory(self.interval_s))
 
     def on_train_batch_end(self, batch, logs=None):
-        self._stop()
+        self._releasing.close()
 
     def on_train_end(self, logs=None):
-        self._stop()
-
-    def _stop(self):
-        if self._releasing is not None:
-            self._releasing.__exit__(None, None, None)
-            self._releasing = None
+        self._releasing.close()
