@@ -59,7 +59,7 @@ def test_ctrl_c_on_train_py_exits_cleanly_and_the_same_command_resumes(cifar_fol
     command = [
         sys.executable, "train.py", "--config", "configs/cifar10.py", "--workdir", str(workdir),
         f"--config.data.train={cifar_folder}/train", f"--config.data.eval={cifar_folder}/test",
-        "--config.model.preset=mae_vit_micro_patch4_32", "--config.batch_size=16",
+        "--config.model.preset=mae_vit_micro_patch4_32", "--config.batch_size=64",
         "--config.eval_steps=1", "--config.num_figure_images=2", "--config.epochs=3",
         "--config.steps_per_epoch=40", "--config.optim.warmup_epochs=1",
     ]
@@ -69,7 +69,7 @@ def test_ctrl_c_on_train_py_exits_cleanly_and_the_same_command_resumes(cifar_fol
     while not (workdir / "checkpoints" / "epoch_001.keras").exists():
         assert first.poll() is None and time.time() < deadline, "first run ended early"
         time.sleep(0.2)
-    time.sleep(2.0)  # into the second epoch
+    time.sleep(2.0)  # into the second epoch (batch 64: an epoch takes ~10 s here)
     first.send_signal(signal.SIGINT)
     _, stderr = first.communicate(timeout=120)
     assert first.returncode == 130, stderr[-3000:]
