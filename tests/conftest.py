@@ -7,6 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pathlib
 import tarfile
 
+import numpy as np
 import pytest
 
 from keras_mae import pretrain
@@ -26,6 +27,14 @@ TINY = dict(
     encoder_dim=32, encoder_depth=2, encoder_heads=4, encoder_mlp_dim=64,
     decoder_dim=16, decoder_depth=1, decoder_heads=2, decoder_mlp_dim=32,
 )
+
+
+def random_batch(model, batch=2, seed=0):
+    """(images [B, H, W, C], masking noise [B, L]) of normal pixels and uniform noise, float32."""
+    rng = np.random.default_rng(seed)
+    images = rng.normal(size=(batch, *model.image_size, model.num_channels)).astype("float32")
+    noise = rng.random((batch, model.num_patches)).astype("float32")
+    return images, noise
 
 
 @pytest.fixture

@@ -11,13 +11,11 @@ from keras_mae import MaskedAutoencoder, distribute
 from keras_mae.config import default_config
 from keras_mae.data import make_dataset, sample_source
 
-from conftest import TINY
+from conftest import TINY, random_batch
 
 
 def batch_with_noise(model, batch, seed=0):
-    rng = np.random.default_rng(seed)
-    images = rng.normal(size=(batch, *model.image_size, model.num_channels)).astype("float32")
-    noise = rng.random((batch, model.num_patches)).astype("float32")
+    images, noise = random_batch(model, batch, seed)
     return {"images": images, "noise": noise}
 
 

@@ -7,16 +7,11 @@ import keras_mae
 from keras_mae import MaskedAutoencoder
 from keras_mae.optim import adamw
 
+from conftest import random_batch
+
 
 def count(weights):
     return sum(int(np.prod(w.shape)) for w in weights)
-
-
-def random_batch(model, batch=2, seed=0):
-    rng = np.random.default_rng(seed)
-    images = rng.normal(size=(batch, *model.image_size, model.num_channels)).astype("float32")
-    noise = rng.random((batch, model.num_patches)).astype("float32")
-    return images, noise
 
 
 def test_vit_base_has_the_references_trainable_parameter_count():

@@ -11,6 +11,8 @@ from keras_mae.optim import adamw
 from keras_mae.pretrain import build_model
 from keras_mae.transformer import TransformerBlock
 
+from conftest import random_batch
+
 
 def twin_models(tiny_config):
     """The same MAE twice, with and without remat, holding the same weights."""
@@ -18,12 +20,6 @@ def twin_models(tiny_config):
     remat = MaskedAutoencoder(**tiny_config, norm_pix_loss=True, seed=0, remat=True)
     remat.set_weights(plain.get_weights())
     return plain, remat
-
-
-def batch(model, size=3):
-    rng = np.random.default_rng(1)
-    images = rng.normal(size=(size, *model.image_size, model.num_channels)).astype("float32")
-    return tf.constant(images), tf.constant(rng.random((size, model.num_patches)), tf.float32)
 
 
 def loss_and_gradients(model, images, noise):
@@ -35,7 +31,7 @@ def loss_and_gradients(model, images, noise):
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_remat_gives_the_same_loss_and_gradients(tiny_config, jit_compile):
     plain, remat = twin_models(tiny_config)
-    images, noise = batch(plain)
+    images, noise = random_batch(plain, batch=3, seed=1)
     results = [
         tf.function(lambda i, n, m=model: loss_and_gradients(m, i, n), jit_compile=jit_compile)(
             images, noise
@@ -57,7 +53,7 @@ def test_remat_gives_the_same_loss_and_gradients(tiny_config, jit_compile):
 def test_remat_training_steps_match_the_plain_ones(tiny_config):
     plain, remat = twin_models(tiny_config)
     initial = plain.get_weights()
-    images, noise = batch(plain, size=4)
+    images, noise = random_batch(plain, batch=4, seed=1)
     for model in (plain, remat):
         model.compile(optimizer=adamw(model, learning_rate=1e-3), jit_compile=True)
         model.fit({"images": images, "noise": noise}, batch_size=2, epochs=2, shuffle=False,
