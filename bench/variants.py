@@ -133,6 +133,23 @@ def recomputed_gelu():
     return library()
 
 
+def erfc_gelu():
+    """The MLPs' GELU as Keras computes it, x * erfc(-x / sqrt 2) / 2, before keras_mae took the
+    reference's erf formula: XLA's erfc costs two branches where erf is one polynomial."""
+    import keras
+
+    from keras_mae import transformer
+
+    original_build = transformer.TransformerBlock.build
+
+    def build(self, input_shape):
+        original_build(self, input_shape)
+        self.fc1.activation = lambda x: keras.activations.gelu(x, approximate=False)
+
+    transformer.TransformerBlock.build = build
+    return library()
+
+
 def updates_after_backward():
     """Every AdamW update made to wait for the last gradient of the backward pass (the patch
     embedding's), through a zero it adds: XLA then needs no copy of the weights it updates."""
@@ -164,6 +181,7 @@ VARIANTS = {
     "take_along_axis_gather": take_along_axis_gather,
     "recomputed_gelu": recomputed_gelu,
     "updates_after_backward": updates_after_backward,
+    "erfc_gelu": erfc_gelu,
 }
 
 

@@ -1,9 +1,13 @@
-"""The transformer block: attention against a NumPy re-derivation of timm's `Attention`, drop path."""
+"""The transformer block: attention against a NumPy re-derivation of timm's `Attention`, GELU,
+drop path."""
 
+import math
+
+import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_mae.transformer import DropPath, MultiHeadSelfAttention
+from keras_mae.transformer import DropPath, MultiHeadSelfAttention, gelu
 
 
 def numpy_attention(x, qkv_kernel, qkv_bias, proj_kernel, proj_bias, heads):
@@ -42,3 +46,25 @@ def test_drop_path_drops_whole_samples_and_rescales_the_rest():
     assert set(np.unique(per_sample)) == {0.0, np.float32(1 / 0.75)}
     assert 0.15 < np.mean(per_sample[:, 0] == 0) < 0.35
     np.testing.assert_array_equal(DropPath(0.25)(branch, training=False), branch)
+
+
+def test_gelu_and_its_gradient_equal_the_exact_function_eagerly_and_under_xla():
+    x = np.concatenate([np.linspace(-9, 9, 721), [-30.0, 30.0]]).astype("float32")
+    exact = np.array([v * (1 + math.erf(v / math.sqrt(2))) / 2 for v in x.astype("float64")])
+    slope = np.array([(1 + math.erf(v / math.sqrt(2))) / 2 + v * math.exp(-v * v / 2)
+                      / math.sqrt(2 * math.pi) for v in x.astype("float64")])
+
+    def value_and_gradient(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = gelu(x)
+        return y, tape.gradient(y, x)
+
+    # float32 rounding of 1 + erf(x) leaves up to ~1e-7 |x| where GELU(x) is ~0 (x << 0)
+    tolerance = 1e-6 * np.abs(exact) + 1e-6 + 1e-7 * np.abs(x)
+    for function in (value_and_gradient, tf.function(value_and_gradient, jit_compile=True)):
+        y, dy = function(tf.constant(x))
+        assert np.all(np.abs(y - exact) <= tolerance)
+        np.testing.assert_allclose(dy, slope, rtol=1e-5, atol=1e-6)
+    keras_gelu = keras.activations.gelu(tf.constant(x), approximate=False)  # the erfc form
+    assert np.all(np.abs(gelu(tf.constant(x)) - keras_gelu) <= tolerance)
