@@ -10,6 +10,7 @@ import collections
 import os
 import re
 import tempfile
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme")
@@ -95,8 +96,10 @@ def main():
         step()
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
+        start = time.perf_counter()
         for _ in range(args.steps):
             step()
+        wall_ms = (time.perf_counter() - start) * 1e3 / args.steps
         tf.profiler.experimental.stop()
         durations = traced_instruction_ms(logdir, args.steps)
 
@@ -111,9 +114,10 @@ def main():
         if name not in products:
             other[re.sub(r"\.\d+$", "", name)] += ms
     gflops = step_flops(args.preset, args.batch, args.mode) / 1e9
-    print(f"preset={args.preset} batch={args.batch} mode={args.mode}: {gflops:.1f} GFLOP a step "
+    print(f"preset={args.preset} batch={args.batch} mode={args.mode}: {gflops:.4g} GFLOP a step "
           "(matmuls, convolutions)")
-    print(f"traced instructions: {total_ms:.0f} ms a step")
+    print(f"traced instructions: {total_ms:.0f} ms a step (summed over threads; wall time "
+          f"{wall_ms:.0f} ms a step)")
     print(f"  matrix products: {product_ms:.0f} ms ({product_ms / total_ms:.0%}), "
           f"{gflops / product_ms * 1e3:.1f} GFLOP/s")
     print(f"  everything else: {total_ms - product_ms:.0f} ms ({1 - product_ms / total_ms:.0%})")

@@ -50,3 +50,18 @@ def test_memory_phases_bench_reports_each_phase_and_a_consistent_summary():
     assert summary, result.stdout
     state, peak, _ = map(int, summary.groups())
     assert peak >= state > phases[0]  # the step's peak, above the state it started from
+
+
+def test_step_profile_bench_finds_every_traced_instruction_and_splits_the_step():
+    command = [sys.executable, "bench/step_profile.py", "--preset", "mae_vit_micro_patch4_28_grey",
+               "--batch", "4", "--steps", "2"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    # The bench exits with an error if a traced instruction is not in the step's HLO.
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = re.fullmatch(r"step_ms=([\d.]+) products_ms=([\d.]+) products_gflops=([\d.]+)",
+                           result.stdout.strip().splitlines()[-1])
+    assert summary, result.stdout
+    step_ms, products_ms, gflops = map(float, summary.groups())
+    assert 0 < products_ms < step_ms  # the products and something else (norms, AdamW) ran
+    step_gflop = float(re.search(r": ([\d.]+) GFLOP a step", result.stdout).group(1))
+    assert math.isclose(gflops, step_gflop / products_ms * 1e3, rel_tol=0.05)
