@@ -18,7 +18,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from keras_mae import finetune, pretrain
-from keras_mae.errors import InputError, Interrupted, MAEError, exit_with
+from keras_mae.errors import InputError, Interrupted, MAEError, exit_with, full_disk
 from keras_mae.preflight import check_overrides
 
 _DEFAULT_CONFIG = "configs/quickstart.py"
@@ -79,6 +79,11 @@ def main(argv):
         _TASKS[task](_CONFIG.value, _WORKDIR.value)
     except MAEError as error:
         exit_with(error)
+    except OSError as error:
+        stopped = full_disk(error, _WORKDIR.value)
+        if stopped is None:
+            raise
+        exit_with(stopped)
     except KeyboardInterrupt:
         exit_with(Interrupted("Stopped by Ctrl-C; the last backup in the work directory is kept. "
                          "Resume with the same command."))

@@ -81,13 +81,17 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         staging = root / f".staging-{self._sequence}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
-        self.model.save_weights(staging / _WEIGHTS)
-        metadata = {
-            "epoch": self._current_epoch,
-            "batch": self._last_batch_seen,
-            "weights": list(weight_shapes(self.model).items()),
-        }
-        (staging / _METADATA).write_text(json.dumps(metadata))
+        try:
+            self.model.save_weights(staging / _WEIGHTS)
+            metadata = {
+                "epoch": self._current_epoch,
+                "batch": self._last_batch_seen,
+                "weights": list(weight_shapes(self.model).items()),
+            }
+            (staging / _METADATA).write_text(json.dumps(metadata))
+        except BaseException:  # e.g. a full disk: keep no half-written staging folder
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         os.replace(staging, root / f"state-{self._sequence}")
         for old in self._states()[self.keep:]:
             shutil.rmtree(old, ignore_errors=True)

@@ -5,6 +5,8 @@ error as one line, `<kind>: <message>`, and exits with `exit_code`; any other ex
 and keeps its traceback.
 """
 
+import errno
+import os
 import sys
 
 
@@ -37,6 +39,21 @@ class Interrupted(MAEError):
 
     kind = "interrupted"
     exit_code = 130
+
+
+def full_disk(error, workdir):
+    """An `OSError` of a full disk (or quota) as a `TrainingStopped` saying how to resume;
+    None for any other `OSError`. Checkpoints and backups are written atomically, so the
+    newest complete ones survive the failed write."""
+    if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    return TrainingStopped(
+        f"Out of disk space in {workdir} ({os.strerror(error.errno)}"
+        f"{f' writing {error.filename}' if error.filename else ''}). The checkpoints and the "
+        "backup written before are complete: free some space, or move the work directory to a "
+        "disk with room and pass its new path as --workdir, then re-run the same command to "
+        "resume."
+    )
 
 
 def exit_with(error):

@@ -14,7 +14,7 @@ from keras_mae import MaskedAutoencoder, pretrain
 from keras_mae.backup import AtomicBackupAndRestore
 from keras_mae.checkpoints import EpochCheckpoints, save_atomically
 from keras_mae.config import default_config
-from keras_mae.errors import InputError
+from keras_mae.errors import InputError, TrainingStopped, full_disk
 from keras_mae.preflight import checkpoint_bytes
 from keras_mae.presets import preset_config
 
@@ -97,3 +97,25 @@ def test_a_backup_of_another_architecture_is_refused_naming_the_weight(tmp_path)
         pretrain.run(config, tmp_path)
     assert json.loads((tmp_path / "config.json").read_text()) == {
         "written by": "the run of the backup"}
+
+
+def test_a_full_disk_during_a_backup_keeps_the_previous_one_and_says_how_to_resume(tmp_path):
+    model = MaskedAutoencoder.from_preset("mae_vit_micro_patch4_28_grey")
+    model.compile(optimizer="adamw")
+    backup = AtomicBackupAndRestore(str(tmp_path / "backup"))
+    backup.set_model(model)
+    backup.save_now()
+
+    def write_to_a_full_disk(path):
+        with open("/dev/full", "wb") as full:  # every write there fails with ENOSPC
+            full.write(b"weights")
+
+    model.save_weights = write_to_a_full_disk
+    with pytest.raises(OSError) as raised:
+        backup.save_now()
+    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == ["state-1"]
+    stopped = full_disk(raised.value, tmp_path)
+    assert isinstance(stopped, TrainingStopped)
+    assert str(tmp_path) in str(stopped) and "No space left on device" in str(stopped)
+    assert "re-run the same command to resume" in str(stopped)
+    assert full_disk(FileNotFoundError(2, "No such file or directory", "x"), tmp_path) is None
