@@ -1,9 +1,12 @@
 """What every bench shares: the repo on the import path, preset architectures read without
-importing TensorFlow (the PyTorch process must not load it), medians and peak RSS."""
+importing TensorFlow (the PyTorch process must not load it), medians, peak RSS and the
+machine's name."""
 
 import ast
 import importlib.util
+import os
 import pathlib
+import platform
 import resource
 import statistics
 import sys
@@ -27,6 +30,18 @@ def preset_architecture(name, **overrides):
     size = config["image_size"]
     config["image_size"] = (size, size) if isinstance(size, int) else tuple(size)
     return config
+
+
+def cpu_name():
+    """The processor's model name and CPU count, to say which machine figures come from."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            name = next(line.split(":", 1)[1].strip() for line in cpuinfo
+                        if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{name}, {os.cpu_count()} CPUs"
 
 
 def median(values):

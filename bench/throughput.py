@@ -19,7 +19,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench_common import max_rss_mb, median, parse_overrides, preset_architecture
+from bench_common import cpu_name, max_rss_mb, median, parse_overrides, preset_architecture
 from flops import step_flops
 from rounds import QUIET_MAX_WAIT_S, KerasContestant, interleave, speed_ratios, torch_contestant
 from variants import VARIANTS, apply_variant
@@ -97,6 +97,7 @@ def main(argv=None):
             for b, t, c in zip(timings.round_best_ms, timings.round_ms, timings.round_cpu_ms)))
     keras_ms = median(results["keras"].all_step_ms)
     flops = step_flops(args.preset, args.batch, args.mode, overrides)
+    print(f"cpu: {cpu_name()}")
     print(f"preset={args.preset} batch={args.batch} mode={args.mode} "
           f"traces={keras_side.traces} max_rss_mb={max_rss_mb():.0f}")
     if args.mode == "train":

@@ -65,3 +65,29 @@ def test_step_profile_bench_finds_every_traced_instruction_and_splits_the_step()
     assert 0 < products_ms < step_ms  # the products and something else (norms, AdamW) ran
     step_gflop = float(re.search(r": ([\d.]+) GFLOP a step", result.stdout).group(1))
     assert math.isclose(gflops, step_gflop / products_ms * 1e3, rel_tol=0.05)
+
+
+def test_matmul_peak_bench_times_each_side_and_summarises_the_table():
+    shapes = "[[512, 256, 384], [384, 512, 256]]"
+    command = [sys.executable, "bench/matmul_peak.py", "--shapes", shapes, "--rounds", "1",
+               "--repeats", "2", "--compare-torch"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = re.findall(r"^\[(\d+)x(\d+)\]x\[(\d+)x(\d+)\] +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+)$",
+                      result.stdout, flags=re.MULTILINE)
+    products = [tuple(map(int, row[:4])) for row in rows]
+    assert products == [(512, 256, 256, 384), (384, 512, 512, 256)]
+    columns = [list(map(float, column)) for column in zip(*rows)]
+    xla, onednn, torch, xla_over_torch = columns[4:]
+    assert all(rate > 0 for rate in xla + onednn + torch)
+    for x, t, ratio in zip(xla, torch, xla_over_torch):
+        assert math.isclose(ratio, x / t, rel_tol=0.02, abs_tol=0.002)
+    summary = re.fullmatch(r"matmul_peak_gflops=([\d.]+) torch_matmul_peak_gflops=([\d.]+) "
+                           r"xla_over_torch_median=([\d.]+)",
+                           result.stdout.strip().splitlines()[-1])
+    assert summary, result.stdout
+    peak, torch_peak, median_ratio = map(float, summary.groups())
+    assert math.isclose(peak, max(xla + onednn), abs_tol=0.06)
+    assert math.isclose(torch_peak, max(torch), abs_tol=0.06)
+    median_of_two = sum(xla_over_torch) / 2
+    assert math.isclose(median_ratio, median_of_two, rel_tol=0.02, abs_tol=0.002)
