@@ -11,6 +11,7 @@ product keeps its best time (other work on the machine only ever adds time).
 """
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -69,8 +70,6 @@ def tensorflow_rates(shapes, repeats):
 
 def torch_rates_in_subprocess(shapes, repeats, threads):
     """PyTorch's GFLOP/s of each shape, measured in a process of its own."""
-    import importlib.util
-
     from torch_reference import MISSING
 
     if importlib.util.find_spec("torch") is None:
