@@ -95,11 +95,9 @@ def measure(shapes, rounds=1, repeats=10, compare_torch=False, threads=2):
     return best
 
 
-def measure_peak(verbose=True):
+def measure_peak():
     """The best TensorFlow matmul GFLOP/s over the shapes, with XLA and without."""
     rates = measure(SHAPES)
-    if verbose:
-        print_table(SHAPES, rates)
     return max(rates["xla"] + rates["onednn"])
 
 

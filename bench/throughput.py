@@ -129,7 +129,7 @@ def main(argv=None):
     if args.matmul_peak:
         from matmul_peak import measure_peak
 
-        peak = measure_peak(verbose=False)
+        peak = measure_peak()
         print(f"matmul peak {peak:.1f} GFLOP/s: keras reaches {gflops / peak:.0%} of it")
     print(summary)
 
