@@ -11,7 +11,6 @@ product keeps its best time (other work on the machine only ever adds time).
 """
 
 import argparse
-import importlib.util
 import json
 import subprocess
 import sys
@@ -70,10 +69,9 @@ def tensorflow_rates(shapes, repeats):
 
 def torch_rates_in_subprocess(shapes, repeats, threads):
     """PyTorch's GFLOP/s of each shape, measured in a process of its own."""
-    from torch_reference import MISSING
+    from torch_reference import require_installed
 
-    if importlib.util.find_spec("torch") is None:
-        raise SystemExit(f"{MISSING} (missing: torch)")
+    require_installed("torch")
     command = [sys.executable, __file__, "--torch-side", "--threads", str(threads),
                "--repeats", str(repeats), "--shapes", json.dumps(shapes)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -95,10 +93,14 @@ def measure(shapes, rounds=1, repeats=10, compare_torch=False, threads=2):
     return best
 
 
-def measure_peak():
-    """The best TensorFlow matmul GFLOP/s over the shapes, with XLA and without."""
-    rates = measure(SHAPES)
+def tensorflow_peak(rates):
+    """The best TensorFlow GFLOP/s of `measure`'s rates, with XLA or without."""
     return max(rates["xla"] + rates["onednn"])
+
+
+def measure_peak():
+    """The best TensorFlow matmul GFLOP/s over the presets' shapes."""
+    return tensorflow_peak(measure(SHAPES))
 
 
 def print_table(shapes, rates):
@@ -137,7 +139,7 @@ def main():
     print(f"cpu: {cpu_name()}")
     rates = measure(shapes, args.rounds, args.repeats, args.compare_torch, args.threads)
     print_table(shapes, rates)
-    summary = f"matmul_peak_gflops={max(rates['xla'] + rates['onednn']):.1f}"
+    summary = f"matmul_peak_gflops={tensorflow_peak(rates):.1f}"
     if args.compare_torch:
         ratios = [x / t for x, t in zip(rates["xla"], rates["torch"])]
         summary += (f" torch_matmul_peak_gflops={max(rates['torch']):.1f}"

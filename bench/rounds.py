@@ -205,13 +205,9 @@ class ServedContestant:
 
 def torch_contestant(preset, batch, mode, threads=2, warmup=2, overrides=()):
     """The PyTorch reference (bench/torch_reference.py) in its own process."""
-    import importlib.util
+    from torch_reference import require_installed
 
-    from torch_reference import MISSING
-
-    missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise SystemExit(f"{MISSING} (missing: {', '.join(missing)})")
+    require_installed("torch", "transformers")
     return ServedContestant(
         "torch_reference.py",
         ["--preset", preset, "--batch", str(batch), "--mode", mode, "--threads", str(threads),

@@ -10,6 +10,7 @@ times `--steps` steps and prints its peak RSS (for `memory.py`).
 """
 
 import argparse
+import importlib.util
 
 from bench_common import max_rss_mb, median, parse_overrides, preset_architecture
 from rounds import serve, timed
@@ -19,6 +20,14 @@ MISSING = (
     "pip install -r requirements-torch.txt transformers==5.23.0 (the pinned torch is a CPU "
     "build; an unpinned one pulls a multi-GB CUDA build)."
 )
+
+
+def require_installed(*modules):
+    """Refuse, naming what to install, unless `modules` can be imported (without importing
+    them: the caller may be a TensorFlow process that leaves PyTorch to another)."""
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise SystemExit(f"{MISSING} (missing: {', '.join(missing)})")
 
 
 def import_torch():
