@@ -14,12 +14,13 @@ import pathlib
 import runpy
 import sys
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-from keras_mae import finetune, pretrain
-from keras_mae.errors import InputError, Interrupted, MAEError, exit_with, full_disk
-from keras_mae.preflight import check_overrides
+from keras_mae import cli
+from keras_mae.errors import InputError, Interrupted, exit_with, full_disk
+from keras_mae.training import TASKS, run_task
+from keras_mae.training.checks import check_overrides
 
 _DEFAULT_CONFIG = "configs/quickstart.py"
 
@@ -51,7 +52,6 @@ except (KeyError, AttributeError):
     _explain_bad_override(sys.argv)
     raise
 _WORKDIR = flags.DEFINE_string("workdir", "runs/quickstart", "Where the run writes everything.")
-_TASKS = {"pretrain": pretrain.run, "finetune": finetune.run, "linprobe": finetune.run}
 
 
 def parse_flags(argv):
@@ -71,23 +71,21 @@ def parse_flags(argv):
 
 def main(argv):
     del argv
+    config = _CONFIG.value
+    if config.task not in TASKS:
+        raise InputError(f"Unknown task {config.task!r}; use one of {', '.join(TASKS)} "
+                         "(--config.task).")
     try:
-        task = _CONFIG.value.task
-        if task not in _TASKS:
-            raise InputError(f"Unknown task {task!r}; use one of {', '.join(_TASKS)} "
-                             "(--config.task).")
-        _TASKS[task](_CONFIG.value, _WORKDIR.value)
-    except MAEError as error:
-        exit_with(error)
+        run_task(config, _WORKDIR.value)
     except OSError as error:
         stopped = full_disk(error, _WORKDIR.value)
         if stopped is None:
             raise
-        exit_with(stopped)
+        raise stopped from None
     except KeyboardInterrupt:
-        exit_with(Interrupted("Stopped by Ctrl-C; the last backup in the work directory is kept. "
-                         "Resume with the same command."))
+        raise Interrupted("Stopped by Ctrl-C; the last backup in the work directory is kept. "
+                          "Resume with the same command.") from None
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    cli.run(main, flags_parser=parse_flags)

@@ -1,35 +1,98 @@
-"""What every bench shares: the repo on the import path, preset architectures read without
-importing TensorFlow (the PyTorch process must not load it), medians, peak RSS and the
-machine's name."""
+"""What every bench shares: the repo on the import path, preset architectures and ViTMAE configs
+read without importing TensorFlow (the PyTorch process must not load it), the CIFAR-10 JPEGs,
+medians, peak RSS and the machine's name."""
 
 import ast
-import importlib.util
 import os
 import pathlib
 import platform
 import resource
 import statistics
 import sys
+import tarfile
+import types
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+CIFAR_ARCHIVE = REPO.parent / "shared" / "data" / "cifar10-jpeg" / "cifar10-jpeg-q75.tar.gz"
+_SOURCES = {}
 
-def _presets_module():
-    """keras_mae/presets.py alone: importing the package would import Keras and TensorFlow."""
-    spec = importlib.util.spec_from_file_location("_presets", REPO / "keras_mae" / "presets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+
+def product_source(relative_path, **names):
+    """A keras_mae module run from its file without its `keras_mae` imports, which would import
+    the package and so TensorFlow; `names` stand in for what those imports gave. Only what does
+    not call into the rest of the package is usable (plain data, self-contained functions)."""
+    key = (relative_path, tuple(sorted(names)))
+    if key not in _SOURCES:
+        path = REPO / relative_path
+        tree = ast.parse(path.read_text(), str(path))
+        tree.body = [node for node in tree.body if not _imports_keras_mae(node)]
+        module = types.ModuleType(f"_bench_source_of_{path.stem}")
+        module.__file__ = str(path)
+        module.__dict__.update(names)
+        exec(compile(tree, str(path), "exec"), module.__dict__)
+        _SOURCES[key] = module
+    return _SOURCES[key]
+
+
+def _imports_keras_mae(node):
+    if isinstance(node, ast.ImportFrom):
+        return (node.module or "").split(".")[0] == "keras_mae"
+    if isinstance(node, ast.Import):
+        return any(alias.name.split(".")[0] == "keras_mae" for alias in node.names)
+    return False
+
+
+def _presets():
+    errors = product_source("keras_mae/errors.py")
+    return product_source("keras_mae/models/presets.py", InputError=errors.InputError)
 
 
 def preset_architecture(name, **overrides):
-    """A preset's constructor arguments, with `image_size` as a (height, width) pair."""
-    config = _presets_module().preset_config(name, **overrides)
-    size = config["image_size"]
-    config["image_size"] = (size, size) if isinstance(size, int) else tuple(size)
-    return config
+    """A preset's flat constructor arguments (the backbone's and the decoder's) with
+    `overrides`, and `image_size` as a (height, width) pair. Unknown names are refused."""
+    presets = _presets()
+    backbone, task = presets.preset_arguments(name, **overrides)
+    architecture = {**backbone, **task}
+    preset = presets.get_preset(name)
+    known = {*preset["backbone"], *preset["decoder"], *presets.BACKBONE_ARGUMENTS,
+             "mask_ratio", "norm_pix_loss", "seed"}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise SystemExit(f"Unknown architecture field(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(sorted(known))}.")
+    size = architecture["image_size"]
+    architecture["image_size"] = (size, size) if isinstance(size, int) else tuple(size)
+    return architecture
+
+
+def hf_config(arguments):
+    """`keras_mae.convert.huggingface.hf_config`: ViTMAEConfig keyword arguments of flat
+    constructor arguments, without importing TensorFlow."""
+    return product_source("keras_mae/convert/huggingface.py").hf_config(arguments)
+
+
+def extract_cifar(archive, destination, per_class):
+    """The first `per_class` train and `per_class // 4` test JPEGs of every class of the CIFAR-10
+    archive -> `destination`/train/<class>/*.jpg and `destination`/test/<class>/*.jpg."""
+    destination = pathlib.Path(destination)
+    counts = {}
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar:
+            parts = pathlib.PurePosixPath(member.name).parts
+            if not member.isfile() or len(parts) < 3:
+                continue
+            split, label = parts[-3], parts[-2]
+            limit = per_class if split == "train" else per_class // 4
+            if counts.get((split, label), 0) >= limit:
+                continue
+            counts[split, label] = counts.get((split, label), 0) + 1
+            target = destination / split / label / parts[-1]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(tar.extractfile(member).read())
+    return destination
 
 
 def cpu_name():
@@ -54,12 +117,14 @@ def max_rss_mb():
 
 
 def parse_overrides(pairs):
-    """["encoder_depth=2", "image_size=(32, 48)"] -> {"encoder_depth": 2, "image_size": (32, 48)}."""
+    """["num_layers=2", "image_size=(32, 48)"] -> {"num_layers": 2, "image_size": (32, 48)}."""
     overrides = {}
     for pair in pairs:
         name, _, value = pair.partition("=")
         try:
             overrides[name] = ast.literal_eval(value)
         except (ValueError, SyntaxError) as error:
-            raise SystemExit(f"--set {pair!r}: expected NAME=python-literal, e.g. encoder_depth=2") from error
+            raise SystemExit(
+                f"--set {pair!r}: expected NAME=python-literal, e.g. num_layers=2"
+            ) from error
     return overrides

@@ -23,19 +23,19 @@ def forward_flops(architecture, mask_ratio=0.75, mode="train"):
     patch, channels = architecture["patch_size"], architecture["num_channels"]
     patches = (height // patch) * (width // patch)
     pixels_per_patch = patch * patch * channels
-    enc_dim, dec_dim = architecture["encoder_dim"], architecture["decoder_dim"]
+    enc_dim, dec_dim = architecture["hidden_dim"], architecture["decoder_hidden_dim"]
     embed = 2 * patches * pixels_per_patch * enc_dim  # every patch is embedded, then gathered
     if mode == "infer":
         return embed + transformer_flops(
-            1 + patches, enc_dim, architecture["encoder_mlp_dim"], architecture["encoder_depth"]
+            1 + patches, enc_dim, architecture["mlp_dim"], architecture["num_layers"]
         )
     visible = int(patches * (1 - mask_ratio))
     encoder = transformer_flops(
-        1 + visible, enc_dim, architecture["encoder_mlp_dim"], architecture["encoder_depth"]
+        1 + visible, enc_dim, architecture["mlp_dim"], architecture["num_layers"]
     )
     decoder_embed = 2 * (1 + visible) * enc_dim * dec_dim
     decoder = transformer_flops(
-        1 + patches, dec_dim, architecture["decoder_mlp_dim"], architecture["decoder_depth"]
+        1 + patches, dec_dim, architecture["decoder_mlp_dim"], architecture["decoder_num_layers"]
     )
     prediction = 2 * (1 + patches) * dec_dim * pixels_per_patch
     return embed + encoder + decoder_embed + decoder + prediction
@@ -53,10 +53,11 @@ def main():
     parser.add_argument("--mask-ratio", type=float, default=0.75)
     args = parser.parse_args()
     architecture = preset_architecture(args.preset)
-    for mode in ("train", "infer"):
-        per_image = forward_flops(architecture, args.mask_ratio, mode)
-        factor = 3 if mode == "train" else 1
-        print(f"{mode}: {per_image * factor / 1e9:.3f} GFLOP per image")
+    gflop = {mode: forward_flops(architecture, args.mask_ratio, mode) * factor / 1e9
+             for mode, factor in (("train", 3), ("infer", 1))}
+    for mode, value in gflop.items():
+        print(f"{mode}: {value:.3f} GFLOP per image")
+    print(f"train_gflop_per_image={gflop['train']:.3f} infer_gflop_per_image={gflop['infer']:.3f}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def rss_mb(field="VmRSS"):
 
 def start_phase():
     """Hand freed heap back to the OS and restart the peak (VmHWM) at the current RSS."""
-    from keras_mae.memory import release_freed_memory
+    from keras_mae.training.callbacks.freed_memory import release_freed_memory
 
     release_freed_memory()
     with open("/proc/self/clear_refs", "w") as clear_refs:
@@ -64,12 +64,12 @@ def main():
     import tensorflow as tf
 
     from keras_mae import MaskedAutoencoder
-    from keras_mae.optim import adamw
+    from keras_mae.training.optimizers import pretraining_adamw
 
     print(f"import TensorFlow and Keras: {rss_mb():,.0f} MiB")
     model = MaskedAutoencoder.from_preset(args.preset, norm_pix_loss=True)
     print(f"+ model weights:              {rss_mb():,.0f} MiB")
-    optimizer = adamw(model, learning_rate=1e-4)
+    optimizer = pretraining_adamw(model, learning_rate=1e-4)
     optimizer.build(model.trainable_variables)
     images = tf.random.normal([args.batch, *model.image_size, model.num_channels])
     print(f"+ AdamW slots:                {start_phase():,.0f} MiB")

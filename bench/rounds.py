@@ -109,8 +109,8 @@ class KerasContestant:
         import tensorflow as tf
 
         from keras_mae import MaskedAutoencoder
-        from keras_mae.memory import releasing_freed_memory
-        from keras_mae.optim import adamw
+        from keras_mae.training.callbacks.freed_memory import releasing_freed_memory
+        from keras_mae.training.optimizers import pretraining_adamw
 
         self.mode = mode
         self.traces = 0
@@ -126,7 +126,7 @@ class KerasContestant:
         else:
             self.steps_per_call = steps_per_execution
             self.model.compile(
-                optimizer=adamw(self.model, 1.5e-4 * batch / 256),
+                optimizer=pretraining_adamw(self.model, 1.5e-4 * batch / 256),
                 jit_compile=jit_compile,
                 steps_per_execution=steps_per_execution,
             )

@@ -78,12 +78,12 @@ def main():
     import tensorflow as tf
 
     from keras_mae import MaskedAutoencoder
-    from keras_mae.optim import adamw
+    from keras_mae.training.optimizers import pretraining_adamw
 
     model = MaskedAutoencoder.from_preset(args.preset, norm_pix_loss=True, seed=0)
     images = tf.constant(random_images(preset_architecture(args.preset), args.batch))
     if args.mode == "train":
-        model.compile(optimizer=adamw(model, 1e-4), jit_compile=True)
+        model.compile(optimizer=pretraining_adamw(model, 1e-4), jit_compile=True)
         model.optimizer.build(model.trainable_variables)
         compiled = tf.function(model.train_step, jit_compile=True)  # what fit's step compiles
         step = lambda: float(compiled(images)["loss"])  # noqa: E731 (waits for the step)

@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from bench_common import cpu_name, max_rss_mb, median, parse_overrides, preset_architecture
 from flops import step_flops
 from rounds import QUIET_MAX_WAIT_S, KerasContestant, interleave, speed_ratios, torch_contestant
-from variants import VARIANTS, apply_variant
+from variants import VARIANTS, model_class
 
 
 def parse_args(argv=None):
@@ -31,7 +31,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--mode", choices=("train", "infer"), default="train")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override an architecture field of the preset, e.g. encoder_depth=2")
+                        help="override a constructor argument of the preset, e.g. num_layers=2")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after compiling")
@@ -45,7 +45,7 @@ def parse_args(argv=None):
     parser.add_argument("--remat", action="store_true",
                         help="build the model with remat=True (blocks recomputed in the backward)")
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="library",
-                        help="a bench-only model variant (see bench/variants.py)")
+                        help="a model variant (a subclass, see bench/variants.py)")
     parser.add_argument("--compare-torch", action="store_true",
                         help="also time the PyTorch reference (torch, transformers)")
     parser.add_argument("--torch-threads", type=int, default=2)
@@ -73,7 +73,7 @@ def keras_contestant(args):
     return KerasContestant(
         args.preset, args.batch, args.mode, jit_compile=not args.no_xla,
         steps_per_execution=args.steps_per_execution, warmup=args.warmup,
-        model_class=apply_variant(args.variant),
+        model_class=model_class(args.variant),
         overrides={**parse_overrides(args.set), **({"remat": True} if args.remat else {})},
     )
 

@@ -4,7 +4,7 @@ norm-pix loss, mask ratio), AdamW as the official MAE code, random data, 2 threa
 
 It runs in its own process. `--serve` answers timing rounds over stdin/stdout, so that
 `throughput.py` can interleave its rounds with Keras' on a noisy machine; without `--serve` it
-times `--steps` steps and prints its peak RSS (for `memory.py`).
+times `--steps` steps and prints its peak RSS (for `peak_memory.py`).
 
     python bench/torch_reference.py --preset mae_vit_tiny_patch4_32 --batch 128 --steps 5
 """
@@ -12,7 +12,7 @@ times `--steps` steps and prints its peak RSS (for `memory.py`).
 import argparse
 import importlib.util
 
-from bench_common import max_rss_mb, median, parse_overrides, preset_architecture
+from bench_common import hf_config, max_rss_mb, median, parse_overrides, preset_architecture
 from rounds import serve, timed
 
 MISSING = (
@@ -41,24 +41,11 @@ def import_torch():
 
 
 def reference_config(transformers, architecture, mask_ratio):
-    """The `ViTMAEConfig` of a keras_mae architecture (norm-pix loss, eps 1e-6, no dropout)."""
+    """The `ViTMAEConfig` of a keras_mae architecture (norm-pix loss, eps 1e-6 unless the
+    architecture sets it, no dropout)."""
+    arguments = {"layer_norm_epsilon": 1e-6, **architecture}
     return transformers.ViTMAEConfig(
-        hidden_size=architecture["encoder_dim"],
-        num_hidden_layers=architecture["encoder_depth"],
-        num_attention_heads=architecture["encoder_heads"],
-        intermediate_size=architecture["encoder_mlp_dim"],
-        decoder_hidden_size=architecture["decoder_dim"],
-        decoder_num_hidden_layers=architecture["decoder_depth"],
-        decoder_num_attention_heads=architecture["decoder_heads"],
-        decoder_intermediate_size=architecture["decoder_mlp_dim"],
-        image_size=architecture["image_size"],
-        patch_size=architecture["patch_size"],
-        num_channels=architecture["num_channels"],
-        hidden_act="gelu",
-        layer_norm_eps=1e-6,
-        qkv_bias=True,
-        mask_ratio=mask_ratio,
-        norm_pix_loss=True,
+        **hf_config({**arguments, "mask_ratio": mask_ratio, "norm_pix_loss": True})
     )
 
 

@@ -6,7 +6,7 @@
         --config.data.train=train --config.data.eval=test
 """
 
-from keras_mae.config import default_config, use_cifar10
+from keras_mae.training.config import default_config, use_cifar10
 
 
 def get_config():

@@ -8,7 +8,7 @@ For ViT-L/H: --config.model.preset=mae_vit_large_patch16 --config.epochs=50
 Linear probing: configs/imagenet_linprobe_vit_base.py.
 """
 
-from keras_mae.config import finetune_config, use_imagenet
+from keras_mae.training.config import finetune_config, use_imagenet
 
 
 def get_config():

@@ -5,7 +5,7 @@
         --config.init_checkpoint=runs/vit_b/model.keras      # or mae_pretrain_vit_base.pth
 """
 
-from keras_mae.config import linprobe_config, use_imagenet
+from keras_mae.training.config import linprobe_config, use_imagenet
 
 
 def get_config():

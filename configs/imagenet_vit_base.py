@@ -5,7 +5,7 @@
 Swap the preset for mae_vit_large_patch16 or mae_vit_huge_patch14 to get ViT-L or ViT-H.
 """
 
-from keras_mae.config import default_config, use_imagenet
+from keras_mae.training.config import default_config, use_imagenet
 
 
 def get_config():

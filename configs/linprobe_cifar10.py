@@ -5,7 +5,7 @@
         --config.data.train=/data/cifar10/train --config.data.eval=/data/cifar10/test
 """
 
-from keras_mae.config import linprobe_config, use_cifar10
+from keras_mae.training.config import linprobe_config, use_cifar10
 
 
 def get_config():

@@ -3,7 +3,7 @@
     python train.py --config configs/quickstart.py --workdir runs/quickstart
 """
 
-from keras_mae.config import default_config
+from keras_mae.training.config import default_config
 
 
 def get_config():

@@ -11,19 +11,16 @@ import numpy as np
 import torch
 from transformers import ViTMAEConfig, ViTMAEForPreTraining
 
+from keras_mae.convert.huggingface import hf_config
+
 
 def hf_config_for(preset, layer_norm_eps=1e-6, norm_pix_loss=True):
-    """A ViTMAEConfig with the architecture of one of our preset dicts."""
-    return ViTMAEConfig(
-        image_size=preset["image_size"], patch_size=preset["patch_size"],
-        num_channels=preset["num_channels"], hidden_size=preset["encoder_dim"],
-        num_hidden_layers=preset["encoder_depth"], num_attention_heads=preset["encoder_heads"],
-        intermediate_size=preset["encoder_mlp_dim"], decoder_hidden_size=preset["decoder_dim"],
-        decoder_num_hidden_layers=preset["decoder_depth"],
-        decoder_num_attention_heads=preset["decoder_heads"],
-        decoder_intermediate_size=preset["decoder_mlp_dim"], mask_ratio=0.75,
-        norm_pix_loss=norm_pix_loss, layer_norm_eps=layer_norm_eps, hidden_act="gelu",
-    )
+    """A ViTMAEConfig with the architecture of a preset (a `PRESETS` entry, or flat arguments)."""
+    arguments = {**preset["backbone"], **preset["decoder"]} if "backbone" in preset else preset
+    return ViTMAEConfig(**hf_config({
+        **arguments, "mask_ratio": 0.75, "norm_pix_loss": norm_pix_loss,
+        "layer_norm_epsilon": layer_norm_eps,
+    }))
 
 
 def random_reference(config, seed=0):

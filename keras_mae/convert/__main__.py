@@ -7,10 +7,11 @@ A folder is read as a HuggingFace ViTMAE checkpoint, a file as a facebookresearc
 Outputs ending in `.weights.h5` hold the weights alone; `.keras` the whole model.
 """
 
-from absl import app, flags
+from absl import flags
 
-from keras_mae.convert import load_checkpoint
-from keras_mae.errors import InputError, MAEError, exit_with
+from keras_mae import cli
+from keras_mae.errors import InputError
+from keras_mae.loading import load
 
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "A .pth file or a HuggingFace folder.",
                                   required=True)
@@ -25,13 +26,12 @@ _NORM_PIX_LOSS = flags.DEFINE_bool("norm_pix_loss", None,
 def main(argv):
     del argv
     overrides = {} if _NORM_PIX_LOSS.value is None else {"norm_pix_loss": _NORM_PIX_LOSS.value}
-    try:
-        if not _OUTPUT.value.endswith((".keras", ".weights.h5")):
-            raise InputError(f"--output {_OUTPUT.value!r} must end in .keras (the model) or "
-                             ".weights.h5 (its weights alone).")
-        model = load_checkpoint(_CHECKPOINT.value, _PRESET.value, **overrides)
-    except MAEError as error:
-        exit_with(error)
+    if _PRESET.value:
+        overrides["preset"] = _PRESET.value
+    if not _OUTPUT.value.endswith((".keras", ".weights.h5")):
+        raise InputError(f"--output {_OUTPUT.value!r} must end in .keras (the model) or "
+                         ".weights.h5 (its weights alone).")
+    model = load(_CHECKPOINT.value, **overrides)
     if _OUTPUT.value.endswith(".weights.h5"):
         model.save_weights(_OUTPUT.value)
     else:
@@ -40,4 +40,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -13,7 +13,7 @@ import numpy as np
 
 from keras_mae.convert import official
 from keras_mae.errors import InputError
-from keras_mae.presets import preset_config
+from keras_mae.models.presets import get_preset
 
 # Weight names across transformers versions -> one form: 4.x wrote `encoder.layer.N` and
 # `attention.attention.query`, 5.x holds `layers.N` and `attention.q_proj`.
@@ -80,8 +80,8 @@ def official_state(hf_state):
     return state
 
 
-def model_config(hf_config):
-    """Our constructor arguments from a ViTMAE `config.json`."""
+def hf_arguments(hf_config):
+    """Our (flat) constructor arguments from a ViTMAE `config.json`."""
     if hf_config.get("hidden_act", "gelu") != "gelu" or not hf_config.get("qkv_bias", True):
         raise InputError(
             f"Only ViTMAE models with GELU and qkv biases (the paper's) convert; this one has "
@@ -93,17 +93,48 @@ def model_config(hf_config):
         image_size=tuple(image_size) if isinstance(image_size, (list, tuple)) else image_size,
         patch_size=patch_size[0] if isinstance(patch_size, (list, tuple)) else patch_size,
         num_channels=hf_config["num_channels"],
-        encoder_dim=hf_config["hidden_size"],
-        encoder_depth=hf_config["num_hidden_layers"],
-        encoder_heads=hf_config["num_attention_heads"],
-        encoder_mlp_dim=hf_config["intermediate_size"],
-        decoder_dim=hf_config["decoder_hidden_size"],
-        decoder_depth=hf_config["decoder_num_hidden_layers"],
-        decoder_heads=hf_config["decoder_num_attention_heads"],
+        hidden_dim=hf_config["hidden_size"],
+        num_layers=hf_config["num_hidden_layers"],
+        num_heads=hf_config["num_attention_heads"],
+        mlp_dim=hf_config["intermediate_size"],
+        decoder_hidden_dim=hf_config["decoder_hidden_size"],
+        decoder_num_layers=hf_config["decoder_num_hidden_layers"],
+        decoder_num_heads=hf_config["decoder_num_attention_heads"],
         decoder_mlp_dim=hf_config["decoder_intermediate_size"],
         mask_ratio=hf_config["mask_ratio"],
         norm_pix_loss=hf_config["norm_pix_loss"],
         layer_norm_epsilon=hf_config["layer_norm_eps"],
+    )
+
+
+def hf_config(arguments):
+    """`transformers.ViTMAEConfig` keyword arguments of our (flat) constructor arguments, the
+    inverse of `hf_arguments`: GELU, qkv biases and no dropout, as the paper's model.
+
+    `mask_ratio`, `norm_pix_loss` and `layer_norm_epsilon` default to our constructors'
+    defaults; arguments ViTMAE has no counterpart for (drop_path_rate, trainable_pos_embed,
+    remat, seed) are left out.
+    """
+    image_size = arguments["image_size"]
+    return dict(
+        image_size=tuple(image_size) if isinstance(image_size, (list, tuple)) else image_size,
+        patch_size=arguments["patch_size"],
+        num_channels=arguments["num_channels"],
+        hidden_size=arguments["hidden_dim"],
+        num_hidden_layers=arguments["num_layers"],
+        num_attention_heads=arguments["num_heads"],
+        intermediate_size=arguments["mlp_dim"],
+        decoder_hidden_size=arguments["decoder_hidden_dim"],
+        decoder_num_hidden_layers=arguments["decoder_num_layers"],
+        decoder_num_attention_heads=arguments["decoder_num_heads"],
+        decoder_intermediate_size=arguments["decoder_mlp_dim"],
+        mask_ratio=arguments.get("mask_ratio", 0.75),
+        norm_pix_loss=arguments.get("norm_pix_loss", False),
+        layer_norm_eps=arguments.get("layer_norm_epsilon", 1e-6),
+        hidden_act="gelu",
+        qkv_bias=True,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
     )
 
 
@@ -120,7 +151,7 @@ def load_hf_checkpoint(path, preset=None, **overrides):
         raise InputError(
             f"No config.json in {folder}: pass the folder of a HuggingFace ViTMAE checkpoint."
         )
-    config = model_config(json.loads(config_file.read_text()))
+    arguments = hf_arguments(json.loads(config_file.read_text()))
     if preset:
-        config = {**config, **preset_config(preset)}
-    return official.build_model(official_state(read_state(folder)), **{**config, **overrides})
+        arguments.update({**get_preset(preset)["backbone"], **get_preset(preset)["decoder"]})
+    return official.build_model(official_state(read_state(folder)), **{**arguments, **overrides})

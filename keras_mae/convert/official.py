@@ -11,21 +11,22 @@ import re
 
 import numpy as np
 
-from keras_mae.classifier import ENCODER_ARGS, ViTClassifier
 from keras_mae.convert.weights import assign_weights
 from keras_mae.errors import InputError, MissingDependency
-from keras_mae.model import MaskedAutoencoder
-from keras_mae.presets import PRESETS, preset_config
+from keras_mae.models.backbone import ViTBackbone
+from keras_mae.models.classifier import ViTClassifier
+from keras_mae.models.masked_autoencoder import MaskedAutoencoder
+from keras_mae.models.presets import PRESETS, get_preset, split_arguments
 
 _TENSORS = {
-    "cls_token": "encoder/cls_token",
-    "pos_embed": "encoder/pos_embed",
+    "cls_token": "backbone/cls_token",
+    "pos_embed": "backbone/pos_embed",
     "mask_token": "decoder/mask_token",
     "decoder_pos_embed": "decoder/pos_embed",
 }
 _LAYERS = {
-    "patch_embed.proj": "encoder/patch_embed/projection",
-    "norm": "encoder/norm",
+    "patch_embed.proj": "backbone/patch_embed/projection",
+    "norm": "backbone/norm",
     "decoder_embed": "decoder/embed",
     "decoder_norm": "decoder/norm",
     "decoder_pred": "decoder/pred",
@@ -34,7 +35,7 @@ _LAYERS = {
 }
 _BLOCK_LAYERS = {
     "norm1": "norm1", "norm2": "norm2", "attn.qkv": "attn/qkv", "attn.proj": "attn/proj",
-    "mlp.fc1": "fc1", "mlp.fc2": "fc2",
+    "mlp.fc1": "mlp/fc1", "mlp.fc2": "mlp/fc2",
 }
 _BLOCK_KEY = re.compile(r"(decoder_)?blocks\.(\d+)\.(.+)")
 
@@ -62,7 +63,7 @@ def _keras_layer(module):
         return _LAYERS[module]
     match = _BLOCK_KEY.fullmatch(module)
     if match and match.group(3) in _BLOCK_LAYERS:
-        side = "decoder" if match.group(1) else "encoder"
+        side = "decoder" if match.group(1) else "backbone"
         return f"{side}/block_{match.group(2)}/{_BLOCK_LAYERS[match.group(3)]}"
     return None
 
@@ -96,67 +97,66 @@ def _count_blocks(state, prefix):
     return len({key.split(".")[1] for key in state if key.startswith(prefix + ".")})
 
 
-def infer_config(state):
+def inferred_arguments(state):
     """The architecture that official-format weights imply (heads excepted: shapes hide them)."""
     dim, channels, patch, _ = state["patch_embed.proj.weight"].shape
     config = dict(
-        patch_size=patch, num_channels=channels, encoder_dim=dim,
-        encoder_depth=_count_blocks(state, "blocks"),
-        encoder_mlp_dim=state["blocks.0.mlp.fc1.weight"].shape[0],
+        patch_size=patch, num_channels=channels, hidden_dim=dim,
+        num_layers=_count_blocks(state, "blocks"),
+        mlp_dim=state["blocks.0.mlp.fc1.weight"].shape[0],
     )
     if "pos_embed" in state:
         side = int(round(np.sqrt(state["pos_embed"].shape[1] - 1)))
         config["image_size"] = side * patch
     if "decoder_embed.weight" in state:
         config.update(
-            decoder_dim=state["decoder_embed.weight"].shape[0],
-            decoder_depth=_count_blocks(state, "decoder_blocks"),
+            decoder_hidden_dim=state["decoder_embed.weight"].shape[0],
+            decoder_num_layers=_count_blocks(state, "decoder_blocks"),
             decoder_mlp_dim=state["decoder_blocks.0.mlp.fc1.weight"].shape[0],
         )
     return config
 
 
-def _matching_preset(config):
-    """The preset whose encoder (and decoder, if known) has these shapes, or None."""
-    keys = [k for k in config if k != "image_size"]
-    matches = [name for name, preset in PRESETS.items()
-               if all(preset.get(k) == config[k] for k in keys)]
-    return matches[0] if matches else None
+def _matching_preset(inferred):
+    """The preset whose backbone (and decoder, if known) has these shapes, or None."""
+    for name, preset in PRESETS.items():
+        known = {**preset["backbone"], **preset["decoder"]}
+        if all(known[key] == value for key, value in inferred.items() if key != "image_size"):
+            return name
+    return None
 
 
-def model_config(state, preset=None, **overrides):
-    """Constructor arguments for official-format weights: the shapes, completed by `preset`
-    (inferred from the shapes when not given) for what shapes do not tell, then `overrides`.
-
-    Decoder heads default to 16, the reference's for all its models.
-    """
-    inferred = infer_config(state)
+def checkpoint_arguments(state, preset=None, **overrides):
+    """(backbone arguments, MAE arguments) for official-format weights: the shapes, completed
+    by `preset` (inferred from the shapes when not given) for what shapes do not tell, then
+    `overrides`. Decoder heads default to 16, the reference's for all its models."""
+    inferred = inferred_arguments(state)
     preset = preset or _matching_preset(inferred)
-    config = {**(preset_config(preset) if preset else {}), **inferred, **overrides}
-    if "encoder_heads" not in config:
+    known = {**get_preset(preset)["backbone"], **get_preset(preset)["decoder"]} if preset else {}
+    backbone, task = split_arguments({"decoder_num_heads": 16, **known, **inferred, **overrides})
+    if "num_heads" not in backbone:
         raise InputError(
             f"Cannot tell the number of attention heads from the weights' shapes ({inferred}), "
-            f"and no preset has these shapes. Pass encoder_heads=... (and decoder_heads=...), "
+            f"and no preset has these shapes. Pass num_heads=... (and decoder_num_heads=...), "
             f"or preset=<name> (one of {', '.join(sorted(PRESETS))})."
         )
-    return config
+    return backbone, task
 
 
 def build_model(state, preset=None, **overrides):
     """A `MaskedAutoencoder` (or `ViTClassifier`, for fine-tuned weights) holding `state`."""
-    config = model_config(state, preset, **overrides)
+    backbone_arguments, arguments = checkpoint_arguments(state, preset, **overrides)
     if "head.weight" in state:
-        model = ViTClassifier(
-            num_classes=state["head.weight"].shape[0],
-            pooling="avg" if "fc_norm.weight" in state else "cls",
-            **{key: value for key, value in config.items() if key in ENCODER_ARGS},
-        )
+        pooling = "avg" if "fc_norm.weight" in state else "cls"
+        backbone = ViTBackbone(**backbone_arguments, trainable_pos_embed=True, name="backbone")
+        model = ViTClassifier(backbone, state["head.weight"].shape[0], pooling=pooling)
+        fresh = ("backbone/norm/",) if pooling == "avg" else ()
     else:
-        model = MaskedAutoencoder(**config)
-    assign_weights(model, keras_arrays(state), fresh_ok=("decoder/",))
+        model = MaskedAutoencoder(ViTBackbone(**backbone_arguments, name="backbone"),
+                                  **arguments)
+        fresh = ("decoder/",)
+    assign_weights(model, keras_arrays(state), fresh_ok=fresh)
     return model
-
-
 def load_official_checkpoint(path, preset=None, **overrides):
     """A facebookresearch/mae `.pth` checkpoint as a Keras model (needs PyTorch to read).
 

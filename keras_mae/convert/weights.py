@@ -4,15 +4,28 @@ import numpy as np
 
 from keras_mae.errors import InputError
 
+_PARTS = ("backbone", "decoder", "fc_norm", "head_norm", "head")
+
+
+def model_weights(model):
+    """{"backbone/...", "decoder/...", "head/...": weight}: every weight of a keras_mae model by
+    its path below the model's part that holds it, whatever the layers are named."""
+    weights = {}
+    for part in _PARTS:
+        layer = getattr(model, part, None)
+        for weight in layer.weights if layer is not None else ():
+            weights[f"{part}/{weight.path.split(layer.name + '/', 1)[-1]}"] = weight
+    return weights
+
 
 def assign_weights(model, arrays, fresh_ok=()):
-    """Assign `arrays` ({weight path relative to the model: array}) to `model`'s weights.
+    """Assign `arrays` ({path as `model_weights` names it: array}) to `model`'s weights.
 
     Every weight must receive an array of its shape, except weights under a prefix in
     `fresh_ok`, which may keep their initial values (e.g. the decoder of an encoder-only
     checkpoint); every array must land somewhere.
     """
-    weights = {weight.path.split("/", 1)[1]: weight for weight in model.weights}
+    weights = model_weights(model)
     unused = sorted(set(arrays) - set(weights))
     if unused:
         raise InputError(

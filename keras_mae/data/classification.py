@@ -10,7 +10,8 @@ Batches are (images [B, H, W, C] normalised, targets [B, classes] summing to 1).
 import tensorflow as tf
 
 from keras_mae.data.augment import random_resized_crop
-from keras_mae.data.pipeline import shard_by_batch
+from keras_mae.data.normalization import PixelNormalization
+from keras_mae.data.pipeline import epoch_examples, shard_by_batch
 from keras_mae.errors import InputError
 
 
@@ -50,12 +51,14 @@ def centre_crop(image, size, crop_fraction):
 def make_classification_dataset(
     source, image_size, mean, std, batch_size, training, seed=0, crop_scale=(0.08, 1.0),
     rand_augment=True, erase_probability=0.25, mixup_alpha=0.8, cutmix_alpha=1.0,
-    label_smoothing=0.1, crop_fraction=0.875, shuffle_buffer=10_000,
+    label_smoothing=0.1, crop_fraction=0.875, first_epoch=0, epochs=1, steps_per_epoch=None,
 ):
     """An `ImageSource` with labels -> batches of (normalised images, soft targets).
 
-    Training draws fresh augmentations each epoch and drops the last partial batch (static
-    shapes for XLA); `rand_augment`, `erase_probability`, `mixup_alpha`/`cutmix_alpha` (0 = off)
+    Training yields `steps_per_epoch` batches (default: every full batch) for each epoch from
+    `first_epoch` to `epochs`, in a new order each epoch, the crop, flip and erasing of each
+    image seeded by (seed, its position in the run) (keras-cv's RandAugment, MixUp and CutMix
+    draw from their own generators); `rand_augment`, `erase_probability`, `mixup_alpha`/`cutmix_alpha` (0 = off)
     and `label_smoothing` select the fine-tuning recipe; all off is the probing recipe.
     """
     if not source.num_classes:
@@ -65,42 +68,40 @@ def make_classification_dataset(
         )
     num_classes = source.num_classes
     image_size = tuple(image_size)
-    mean = tf.constant(mean, tf.float32) * 255.0
-    std = tf.constant(std, tf.float32) * 255.0
-    dataset = source.dataset
+    normalization = PixelNormalization(mean, std)
     if not training:
-        dataset = dataset.map(
+        dataset = source.dataset.map(
             lambda image, label: (
-                (centre_crop(image, image_size, crop_fraction) - mean) / std,
+                normalization.normalize(centre_crop(image, image_size, crop_fraction)),
                 tf.one_hot(label, num_classes),
             ),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
         return shard_by_batch(dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
-    import keras_cv  # here, not at the top: importing it costs ~200 MiB and ~2 s
+    import keras_cv  # here, not at the top: only fine-tuning pays for importing it
 
     randaugment = keras_cv.layers.RandAugment(
         value_range=(0, 255), augmentations_per_image=2, magnitude=0.9, magnitude_stddev=0.05,
         seed=seed,
     ) if rand_augment else None
 
-    def augment(example, seeds):
-        image, label = example
+    def augment(image, label, position):
+        seeds = tf.stack([tf.cast(seed, tf.int64), position])
         crop_seed, flip_seed, erase_seed = tf.unstack(tf.random.experimental.stateless_split(seeds, 3))
         image = random_resized_crop(image, crop_seed, image_size, crop_scale)
         image = tf.image.stateless_random_flip_left_right(image, flip_seed)
         if randaugment is not None:
             image = randaugment(image)
-        image = (image - mean) / std
+        image = normalization.normalize(image)
         if erase_probability:
             image = random_erasing(image, erase_seed, erase_probability)
         target = tf.one_hot(label, num_classes) * (1 - label_smoothing) + label_smoothing / num_classes
         return image, target
 
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    dataset = tf.data.Dataset.zip((dataset, seeds)).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    steps_per_epoch = steps_per_epoch or source.num_examples // batch_size
+    dataset = epoch_examples(source, seed, first_epoch, epochs, steps_per_epoch * batch_size)
+    dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=True)
     mixers = [mixer(alpha=alpha, seed=seed) for mixer, alpha in (
         (keras_cv.layers.MixUp, mixup_alpha), (keras_cv.layers.CutMix, cutmix_alpha)) if alpha]

@@ -1,39 +1,93 @@
-"""The tf.data input pipeline: augment (or resize), normalise, batch, prefetch."""
+"""The tf.data input pipeline of pretraining: epochs of shuffled examples, augment (or resize),
+normalise, batch, prefetch.
+
+Every random choice is a function of (seed, epoch, position), never of the process's history:
+a run resumed from a backup at epoch e reads exactly what the uninterrupted run read from e on.
+"""
 
 import tensorflow as tf
 
 from keras_mae.data.augment import pretraining_augment, resize
+from keras_mae.data.normalization import PixelNormalization
+
+
+def epoch_examples(source, seed, first_epoch, last_epoch, examples_per_epoch,
+                   shuffle_buffer=10_000):
+    """The examples of epochs [first_epoch, last_epoch), `examples_per_epoch` each, as
+    (image, label, position) with position = epoch x examples_per_epoch + index in the epoch.
+
+    Sources with random access draw a new permutation of all their examples every epoch (the
+    reference's full reshuffle); the others (TFDS) shuffle through a buffer seeded per epoch.
+    """
+    per_epoch = examples_per_epoch
+    positions = tf.data.Dataset.range(first_epoch * per_epoch, last_epoch * per_epoch)
+    if source.read is not None:
+        size = source.num_examples
+
+        def example(position):
+            epoch, index = position // per_epoch, position % per_epoch
+            # An epoch longer than the source (steps_per_epoch) runs through new permutations.
+            permutation_seed = tf.random.experimental.stateless_fold_in(
+                tf.stack([tf.cast(seed, tf.int64), epoch]), index // size)
+            shuffled = tf.random.experimental.index_shuffle(
+                index % size, seed=permutation_seed, max_index=tf.constant(size - 1, tf.int64))
+            return (*source.read(shuffled), position)
+
+        return positions.map(example, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def one_epoch(epoch):
+        return source.dataset.shuffle(
+            shuffle_buffer, seed=tf.cast(seed, tf.int64) * 1_000_003 + epoch,
+            reshuffle_each_iteration=False,
+        ).repeat().take(per_epoch)
+
+    examples = tf.data.Dataset.range(first_epoch, last_epoch).flat_map(one_epoch)
+    return tf.data.Dataset.zip((examples, positions)).map(
+        lambda pair, position: (*pair, position)
+    )
 
 
 def make_dataset(source, image_size, mean, std, batch_size, training=True, seed=0,
-                 crop_scale=(0.2, 1.0), drop_remainder=None, shuffle_buffer=10_000):
+                 crop_scale=(0.2, 1.0), drop_remainder=None, first_epoch=0, epochs=1,
+                 steps_per_epoch=None):
     """An `ImageSource` -> batches of normalised float32 images [B, H, W, C].
 
-    Training shuffles, repeats nothing (Keras' epochs iterate it again), draws new augmentations
-    each epoch and drops the last partial batch so that shapes stay static for XLA.
+    Training yields `steps_per_epoch` batches (default: every full batch of the source) for
+    each epoch from `first_epoch` to `epochs`, a new order and new augmentations each epoch,
+    the crop and flip of each image seeded by (seed, its position in the run). Held-out data is
+    resized and read once, in order.
     """
-    mean = tf.constant(mean, tf.float32) * 255.0
-    std = tf.constant(std, tf.float32) * 255.0
+    normalization = PixelNormalization(mean, std)
     image_size = tuple(image_size)
-    dataset = source.dataset
     if training:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-            lambda pair, s: (pretraining_augment(pair[0], s, image_size, crop_scale), pair[1]),
+        steps_per_epoch = steps_per_epoch or source.num_examples // batch_size
+        examples = epoch_examples(source, seed, first_epoch, epochs,
+                                  steps_per_epoch * batch_size)
+        dataset = examples.map(
+            lambda image, label, position: pretraining_augment(
+                image, tf.stack([tf.cast(seed, tf.int64), position]), image_size, crop_scale),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     else:
-        dataset = dataset.map(
-            lambda image, label: (resize(image, image_size), label),
-            num_parallel_calls=tf.data.AUTOTUNE,
+        dataset = source.dataset.map(
+            lambda image, label: resize(image, image_size), num_parallel_calls=tf.data.AUTOTUNE,
         )
-    dataset = dataset.map(
-        lambda image, label: (image - mean) / std, num_parallel_calls=tf.data.AUTOTUNE
-    )
+    dataset = dataset.map(normalization.normalize, num_parallel_calls=tf.data.AUTOTUNE)
     drop_remainder = training if drop_remainder is None else drop_remainder
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
     return shard_by_batch(dataset)
+
+
+def labelled_batches(source, image_size, mean, std, batch_size, count=0, seed=0):
+    """(normalised images, int labels) batches of `source`, resized without augmentation: all
+    of it in order, or a fixed random subset of `count` examples (e.g. a k-NN memory bank)."""
+    normalization = PixelNormalization(mean, std)
+    dataset = source.subset(count, seed) if count else source.dataset
+    dataset = dataset.map(
+        lambda image, label: (normalization.normalize(resize(image, tuple(image_size))), label),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def shard_by_batch(dataset):

@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import pathlib
 import re
+import typing
 
 import numpy as np
 import tensorflow as tf
@@ -23,16 +24,34 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 @dataclasses.dataclass
 class ImageSource:
-    """A data set of (image, label) pairs and what is known of it."""
+    """A data set of (image, label) pairs and what is known of it.
+
+    `read`, where the source has random access (arrays, folders), maps an int64 index in
+    [0, num_examples) to its (image, label): training pipelines then draw a new permutation of
+    the whole source every epoch, as the reference's sampler does.
+    """
 
     dataset: tf.data.Dataset
     num_examples: int
     class_names: tuple = ()
     files: tuple = ()  # The image files read, for sources made of files.
+    read: typing.Optional[typing.Callable] = None
 
     @property
     def num_classes(self):
         return len(self.class_names)
+
+    def subset(self, count, seed=0):
+        """A fixed random `count` of the examples (all if fewer), as (image, label) pairs."""
+        count = min(count, self.num_examples)
+        if self.read is None:
+            return self.dataset.shuffle(10_000, seed=seed).take(count)
+        size = tf.constant(self.num_examples - 1, tf.int64)
+        shuffle_seed = tf.constant([seed, -1], tf.int64)  # apart from the epochs' [seed, epoch]
+        return tf.data.Dataset.range(count).map(
+            lambda i: self.read(tf.random.experimental.index_shuffle(i, shuffle_seed, size)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
 
 
 def from_arrays(images, labels=None, class_names=(), num_channels=None):
@@ -46,9 +65,15 @@ def from_arrays(images, labels=None, class_names=(), num_channels=None):
         )
     images = np.clip(images, 0, 255).astype(np.uint8)
     labels = np.full(len(images), -1) if labels is None else np.asarray(labels)
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64)))
-    dataset = with_channels(dataset, num_channels, "The array images")
-    return ImageSource(dataset, len(images), tuple(class_names))
+    labels = labels.astype(np.int64)
+    convert = channel_converter(images.shape[-1], num_channels, "The array images")
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).map(convert)
+    images, labels = tf.constant(images), tf.constant(labels)
+
+    def read(index):
+        return convert(tf.gather(images, index), tf.gather(labels, index))
+
+    return ImageSource(dataset, len(images), tuple(class_names), read=read)
 
 
 SAMPLE_SPLITS = {"all": slice(None), "train": slice(None, 9000), "validation": slice(9000, None)}
@@ -64,11 +89,17 @@ def sample_source(split="train", num_channels=None):
     return from_arrays(images[part], labels[part], FASHION_MNIST_CLASSES, num_channels)
 
 
-def from_folder(path, num_channels=3, shuffle=False, seed=0, require_labels=False):
+def from_folder(path, num_channels=3, require_labels=False):
     """A folder of class subfolders of images (class index = sorted folder order), or a flat
     folder of images (no labels; `require_labels` refuses it). Files are listed once; decoding
     happens in parallel. A file that cannot be decoded stops iteration with TensorFlow's error;
-    `keras_mae.data.find_unreadable(source.files)` then names every such file."""
+    `keras_mae.data.find_unreadable(source.files)` then names every such file.
+
+    A slice after the path takes part of the files, in a fixed shuffled order, as TFDS splits
+    do: `cifar10/train[:45000]` and `cifar10/train[45000:]` (or `[:90%]`, `[90%:]`) are two
+    disjoint parts, e.g. for choosing settings on held-out training images.
+    """
+    path, part = _split_slice(str(path))
     root = pathlib.Path(path).expanduser()
     if not root.is_dir():
         raise InputError(
@@ -95,15 +126,33 @@ def from_folder(path, num_channels=3, shuffle=False, seed=0, require_labels=Fals
             f"{str(root)!r} holds images but no class subfolders, and labels are needed here. "
             f"Put the images of each class in a subfolder named after it: {root}/<class>/<image>."
         )
-    order = np.random.default_rng(seed).permutation(len(files)) if shuffle else np.arange(len(files))
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (np.asarray(files)[order], np.asarray(labels, np.int64)[order])
+    if part is not None:
+        order = np.random.default_rng(0).permutation(len(files))[_slice(part, len(files))]
+        files, labels = [files[i] for i in order], [labels[i] for i in order]
+        if not files:
+            raise InputError(f"The slice [{part}] of {str(root)!r} holds no image.")
+    file_names, labels = tf.constant(files), tf.constant(labels, tf.int64)
+
+    def read(index):
+        return decode_file(tf.gather(file_names, index), num_channels), tf.gather(labels, index)
+
+    dataset = tf.data.Dataset.range(len(files)).map(
+        read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
-    dataset = dataset.map(
-        lambda file, label: (decode_file(file, num_channels), label),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
-    )
-    return ImageSource(dataset, len(files), class_names, tuple(files))
+    return ImageSource(dataset, len(files), class_names, tuple(files), read=read)
+
+
+def _split_slice(path):
+    """"folder[a:b]" -> ("folder", "a:b"); a path without a slice -> (path, None)."""
+    match = re.fullmatch(r"(.*)\[(\d*%?:\d*%?)\]", path)
+    return (match.group(1), match.group(2)) if match else (path, None)
+
+
+def _slice(part, size):
+    """"a:b" with counts or percentages -> a `slice` of `size` items."""
+    bounds = [int(b[:-1]) * size // 100 if b.endswith("%") else int(b) if b else None
+              for b in part.split(":")]
+    return slice(*bounds)
 
 
 def decode_file(file, num_channels):
@@ -182,11 +231,19 @@ def _check_tfds(tfds, name, split, data_dir, download):
 
 
 def with_channels(dataset, num_channels, what):
-    """(image [H, W, C], label) pairs -> images with `num_channels` channels: grey <-> RGB are
-    converted with a notice, other mismatches refused. None keeps the images as they are."""
-    have = dataset.element_spec[0].shape[-1]
-    if num_channels is None or have is None or have == num_channels:
+    """(image [H, W, C], label) pairs -> images with `num_channels` channels (see
+    `channel_converter`)."""
+    convert = channel_converter(dataset.element_spec[0].shape[-1], num_channels, what)
+    if convert is _unchanged:
         return dataset
+    return dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def channel_converter(have, num_channels, what):
+    """A function (image, label) -> (image with `num_channels` channels, label): grey <-> RGB
+    are converted with a notice, other mismatches refused. None keeps the images as they are."""
+    if num_channels is None or have is None or have == num_channels:
+        return _unchanged
     convert = {(1, 3): tf.image.grayscale_to_rgb, (3, 1): tf.image.rgb_to_grayscale}.get(
         (have, num_channels))
     if convert is None:
@@ -197,8 +254,11 @@ def with_channels(dataset, num_channels, what):
         )
     logging.warning("%s have %d channel(s): converting them to %d (data.num_channels).",
                     what, have, num_channels)
-    return dataset.map(lambda image, label: (convert(image), label),
-                       num_parallel_calls=tf.data.AUTOTUNE)
+    return lambda image, label: (convert(image), label)
+
+
+def _unchanged(image, label):
+    return image, label
 
 
 def _image_files(folder, recursive=True):

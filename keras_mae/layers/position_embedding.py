@@ -1,0 +1,52 @@
+"""Fixed 2-D sine-cosine position embeddings, built exactly as the MAE reference.
+
+Reference: facebookresearch/mae `util/pos_embed.py`. The first half of each vector encodes
+the patch's column, the second half its row (the reference's `meshgrid(w, h)` order), and an
+optional leading all-zero row stands for the cls token.
+"""
+
+import keras
+import numpy as np
+
+
+def sincos_1d(embed_dim, positions):
+    """Sine-cosine embedding of 1-D positions: [M] -> [M, embed_dim] (sin half, then cos half)."""
+    if embed_dim % 2:
+        raise ValueError(f"embed_dim must be even for sin-cos embeddings, got {embed_dim}.")
+    omega = np.arange(embed_dim // 2, dtype=np.float64) / (embed_dim / 2.0)
+    omega = 1.0 / 10000**omega
+    angles = np.outer(np.asarray(positions, dtype=np.float64).reshape(-1), omega)
+    return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+
+
+def sincos_2d(embed_dim, grid_size, cls_token=False):
+    """2-D sin-cos table for a (rows, cols) patch grid: [(1 +) rows*cols, embed_dim], float32.
+
+    Patches are ordered row-major, as `patchify` orders them. `grid_size` may be an int
+    (square grid) or a (rows, cols) pair for non-square images.
+    """
+    if embed_dim % 4:
+        raise ValueError(f"embed_dim must be divisible by 4 for 2-D sin-cos embeddings, got {embed_dim}.")
+    rows, cols = (grid_size, grid_size) if np.isscalar(grid_size) else grid_size
+    col_index, row_index = np.meshgrid(np.arange(cols), np.arange(rows))
+    table = np.concatenate(
+        [sincos_1d(embed_dim // 2, col_index), sincos_1d(embed_dim // 2, row_index)], axis=1
+    )
+    if cls_token:
+        table = np.concatenate([np.zeros([1, embed_dim]), table], axis=0)
+    return table.astype(np.float32)
+
+
+def add_sincos_weight(layer, hidden_dim, grid_size, trainable=False):
+    """Give `layer` a `pos_embed` weight [1, 1 + L, D] holding the 2-D sin-cos table (cls row 0).
+
+    Created non-trainable and made trainable afterwards if asked, so that the weight keeps its
+    place in the layer's weight order either way (a backbone can then be cloned by order).
+    """
+    table = sincos_2d(hidden_dim, grid_size, cls_token=True)
+    weight = layer.add_weight(
+        shape=(1, *table.shape), initializer="zeros", trainable=False, name="pos_embed"
+    )
+    weight.assign(table[None])
+    weight.trainable = trainable
+    return weight

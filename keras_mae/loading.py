@@ -1,0 +1,64 @@
+"""One way in: `keras_mae.load` takes a preset name, a `.keras` file, a released `.pth`
+checkpoint of the paper's code or a HuggingFace ViTMAE folder, and gives the Keras model."""
+
+import pathlib
+import zipfile
+
+import keras
+
+from keras_mae.errors import InputError
+from keras_mae.models.legacy import is_legacy, load_legacy
+from keras_mae.models.masked_autoencoder import MaskedAutoencoder
+from keras_mae.models.presets import PRESETS, get_preset
+
+
+def load(source, **overrides):
+    """The model `source` names.
+
+    Args:
+        source: a preset name (a new, randomly initialised `MaskedAutoencoder`, see
+            `keras_mae.list_presets()`); a `.keras` file written by keras_mae (any version);
+            a facebookresearch/mae `.pth` (`MaskedAutoencoder`, or `ViTClassifier` for the
+            fine-tuned ones; needs PyTorch); or a HuggingFace ViTMAE checkpoint folder.
+        **overrides: constructor arguments for presets and released checkpoints, e.g.
+            `norm_pix_loss=True` or `preset="mae_vit_large_patch16"` (checkpoints: which
+            preset completes what the weights' shapes do not tell). Not for `.keras` files,
+            which hold their whole configuration.
+
+    Raises:
+        InputError: `source` is none of these, or does not exist.
+    """
+    source = str(source)
+    if source in PRESETS:
+        return MaskedAutoencoder.from_preset(source, **overrides)
+    path = pathlib.Path(source).expanduser()
+    if path.is_dir():
+        from keras_mae.convert.huggingface import load_hf_checkpoint
+
+        return load_hf_checkpoint(path, **overrides)
+    if path.suffix == ".keras" and path.is_file():
+        if overrides:
+            raise InputError(f"{source} is a .keras file: it holds its whole configuration, so "
+                             f"{', '.join(overrides)} cannot be set when loading it.")
+        return _load_keras_file(path)
+    if path.suffix in (".pth", ".pt", ".bin") and path.is_file():
+        from keras_mae.convert.official import load_official_checkpoint
+
+        return load_official_checkpoint(path, **overrides)
+    if not path.exists() and not path.suffix and "/" not in source:
+        get_preset(source)  # a misspelt preset: refused with the closest name
+    problem = "does not exist" if not path.exists() else "is not a model file keras_mae reads"
+    raise InputError(
+        f"Checkpoint {source!r} {problem}. Pass a .keras file a run wrote (e.g. "
+        "runs/<run>/model.keras), an official .pth checkpoint, a HuggingFace ViTMAE folder or a "
+        "preset name (keras_mae.list_presets())."
+    )
+
+
+def _load_keras_file(path):
+    try:
+        if is_legacy(path):
+            return load_legacy(path)
+        return keras.models.load_model(path, compile=False)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
+        raise InputError(f"Cannot read the model in {str(path)!r}: {error}") from None

@@ -1,0 +1,96 @@
+"""`ViTClassifier`: a `ViTBackbone` with a classification head, as the reference's fine-tuned
+and linear-probed ViTs (facebookresearch/mae `models_vit.py`)."""
+
+import keras
+from keras import ops
+
+from keras_mae.errors import InputError
+from keras_mae.layers.initializers import layer_norm
+from keras_mae.models.backbone import ViTBackbone
+from keras_mae.models.presets import preset_arguments
+from keras_mae.models.task import Task
+
+POOLINGS = ("avg", "cls")
+
+
+@keras.saving.register_keras_serializable(package="keras_mae")
+class ViTClassifier(Task):
+    """Backbone (every patch visible) + pooling + linear head: images [B, H, W, C] -> logits.
+
+    Args:
+        backbone: the `ViTBackbone` (shared, not copied: pass `backbone.clone()` to keep the
+            original apart).
+        num_classes: classes of the head.
+        pooling: "avg" averages the patch tokens before the backbone's final norm and
+            normalises them (`fc_norm`): the paper's fine-tuning (the reference's
+            `global_pool=True`, which has no final norm: the backbone's is left untrained).
+            "cls" takes the cls token after the final norm (ViT's default).
+        head_batch_norm: a BatchNorm without affine parameters before the head, as the
+            reference's linear probing (after MoCo v3).
+        freeze_backbone: train the head alone (linear probing).
+    """
+
+    def __init__(self, backbone, num_classes, pooling="avg", head_batch_norm=False,
+                 freeze_backbone=False, **kwargs):
+        super().__init__(**{"name": "vit_classifier", **kwargs})
+        if pooling not in POOLINGS:
+            raise InputError(f"Unknown pooling {pooling!r}; use one of {', '.join(POOLINGS)}.")
+        self.backbone = backbone
+        self.num_classes = num_classes
+        self.pooling = pooling
+        self.head_batch_norm = head_batch_norm
+        self.freeze_backbone = freeze_backbone
+
+        width = backbone.hidden_dim
+        self.fc_norm = (
+            layer_norm(backbone.layer_norm_epsilon, "fc_norm", self.dtype_policy)
+            if pooling == "avg" else keras.layers.Identity(name="fc_norm")
+        )
+        self.head_norm = keras.layers.BatchNormalization(
+            center=False, scale=False, epsilon=1e-6, name="head_norm", dtype=self.dtype_policy
+        ) if head_batch_norm else keras.layers.Identity(name="head_norm")
+        # The reference's head initialisations: std 0.01 for probing (MoCo v3), 2e-5 for fine-tuning.
+        self.head = keras.layers.Dense(
+            num_classes,
+            kernel_initializer=keras.initializers.TruncatedNormal(
+                stddev=0.01 if head_batch_norm else 2e-5),
+            name="head", dtype=self.dtype_policy,
+        )
+        for layer in (self.fc_norm, self.head_norm, self.head):
+            layer.build((None, width))
+        self.built = True
+        backbone.trainable = not freeze_backbone
+        if pooling == "avg":  # unused: the pooled tokens are normalised by fc_norm instead
+            backbone.norm.trainable = False
+
+    @classmethod
+    def from_preset(cls, name, num_classes, **overrides):
+        """A new classifier with the backbone of MAE preset `name` (decoder settings are
+        ignored); `overrides` set backbone or classifier arguments."""
+        backbone_arguments, arguments = preset_arguments(name, **overrides)
+        own = {key: arguments[key] for key in ("pooling", "head_batch_norm", "freeze_backbone")
+               if key in arguments}
+        return cls(ViTBackbone(**backbone_arguments, name="backbone"), num_classes, **own)
+
+    def features(self, images, training=False):
+        """{"cls_token": [B, D], "pooled": [B, D]}: the cls token and the pooled features."""
+        if self.pooling == "avg":
+            tokens = self.backbone(images, final_norm=False, training=training)
+            pooled = self.fc_norm(ops.mean(tokens[:, 1:], axis=1))
+        else:
+            tokens = self.backbone(images, training=training)
+            pooled = tokens[:, 0]
+        return {"cls_token": tokens[:, 0], "pooled": pooled}
+
+    def call(self, images, training=False):
+        pooled = self.features(images, training=training)["pooled"]
+        return self.head(self.head_norm(pooled, training=training))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "pooling": self.pooling,
+            "head_batch_norm": self.head_batch_norm,
+            "freeze_backbone": self.freeze_backbone,
+        }

@@ -1,0 +1,143 @@
+"""Crash-safe resume: Keras' `BackupAndRestore` with atomic writes.
+
+Each backup (weights with optimizer and RNG state, the epoch counter and the logs of every
+finished epoch) is written into a fresh temporary folder that is then renamed into place, so a
+kill at any moment leaves the previous complete backup; restore takes the newest complete one.
+A backup records the shape of every weight, so that a model of another architecture is refused
+with the first weight that differs instead of being half loaded.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+
+import keras
+import numpy as np
+
+from keras_mae.errors import InputError
+
+_WEIGHTS = "model.weights.h5"
+_METADATA = "training_metadata.json"
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` whose backups are all-or-nothing and survive a finished run, so that
+    re-running a finished command does no further training.
+
+    As in Keras, a run resumed from a mid-epoch backup (`save_freq=N`) restarts that epoch's data
+    pass with the weights, optimizer state and step counter of the backup.
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", keep=2):
+        super().__init__(backup_dir, save_freq=save_freq, delete_checkpoint=False)
+        self.keep = keep
+        self._sequence = 0
+        self._epochs = []  # the logs of every finished epoch, {"epoch": n, "loss": ..}
+
+    @staticmethod
+    def resume_epoch(backup_dir):
+        """The epoch a run resumes at from the newest backup in `backup_dir` (0 without one)."""
+        states = _complete_states(backup_dir)
+        return json.loads((states[0] / _METADATA).read_text())["epoch"] if states else 0
+
+    def history(self):
+        """Every finished epoch's logs as {"epoch": [1, 2, ..], name: [value or None, ..]}:
+        aligned lists, None where an epoch lacks a value (e.g. k-NN every few epochs)."""
+        names = sorted({name for logs in self._epochs for name in logs} - {"epoch"})
+        history = {"epoch": [logs["epoch"] for logs in self._epochs]}
+        history.update({name: [logs.get(name) for logs in self._epochs] for name in names})
+        return history
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = {name: float(np.mean(value)) for name, value in (logs or {}).items()}
+        self._epochs.append({"epoch": epoch + 1, **values})
+        super().on_epoch_end(epoch, logs)
+
+    def _states(self):
+        return _complete_states(self.backup_dir)
+
+    def check_matches(self, model):
+        """Refuse a backup written by a model whose weights have other names or shapes."""
+        states = self._states()
+        if not states:
+            return
+        saved = json.loads((states[0] / _METADATA).read_text()).get("weights")
+        mismatch = saved is not None and first_mismatch(dict(saved), weight_shapes(model))
+        if mismatch:
+            raise InputError(
+                f"The backup in {self.backup_dir} is of another architecture: {mismatch}. "
+                "Use another --workdir for this model, or the config of the run that wrote "
+                "the backup (its config.json) to resume it."
+            )
+
+    def save_now(self):
+        """Back up the current state, e.g. mid-epoch when the run is stopped; resuming repeats
+        this epoch's data pass from these weights and this step. Before `fit` has handed the
+        model to its callbacks, there is nothing new to back up."""
+        if self.model is not None:
+            self._save_model()
+
+    def _load_model(self):
+        states = self._states()
+        if not states:
+            return
+        self.check_matches(self.model)
+        state = states[0]
+        self._sequence = int(state.name.split("-")[1])
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(state / _WEIGHTS)
+        metadata = json.loads((state / _METADATA).read_text())
+        self.model._initial_epoch = metadata["epoch"]
+        self._current_epoch = metadata["epoch"]
+        self._epochs = metadata.get("history", [])
+
+    def _save_model(self):
+        root = pathlib.Path(self.backup_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        self._sequence += 1
+        staging = root / f".staging-{self._sequence}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        try:
+            self.model.save_weights(staging / _WEIGHTS)
+            metadata = {
+                "epoch": self._current_epoch,
+                "batch": self._last_batch_seen,
+                "weights": list(weight_shapes(self.model).items()),
+                "history": self._epochs,
+            }
+            (staging / _METADATA).write_text(json.dumps(metadata))
+        except BaseException:  # e.g. a full disk: keep no half-written staging folder
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        os.replace(staging, root / f"state-{self._sequence}")
+        for old in self._states()[self.keep:]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _complete_states(backup_dir):
+    """The complete backups in `backup_dir`, newest first."""
+    root = pathlib.Path(backup_dir)
+    states = [p for p in root.glob("state-*") if (p / _METADATA).exists()] if root.exists() else []
+    return sorted(states, key=lambda p: int(p.name.split("-")[1]), reverse=True)
+
+
+def weight_shapes(model):
+    """{weight path within the model: shape list} of every weight, in the model's order."""
+    return {
+        weight.path.removeprefix(f"{model.name}/"): list(weight.shape) for weight in model.weights
+    }
+
+
+def first_mismatch(saved, current):
+    """The first difference between two `weight_shapes`, in words, or None."""
+    for path, shape in current.items():
+        if path not in saved:
+            return f"this model's weight {path!r} {tuple(shape)} is not in it"
+        if saved[path] != shape:
+            return (f"weight {path!r} has shape {tuple(saved[path])} there and "
+                    f"{tuple(shape)} in this model")
+    extra = next((path for path in saved if path not in current), None)
+    return extra and f"its weight {extra!r} {tuple(saved[extra])} is not in this model"

@@ -1,0 +1,171 @@
+"""Every knob of a run, with its default and meaning. Files in `configs/` start from
+`default_config()` (pretraining), `finetune_config()` or `linprobe_config()` and change what
+their setup needs; `--config.a.b=value` overrides any field."""
+
+import ml_collections
+
+SOURCES = ("sample", "tfds", "folder")
+NAN_POLICIES = ("stop", "skip")
+
+
+def default_config():
+    """The paper's pretraining recipe (appendix A.1) on the bundled sample's data settings."""
+    config = ml_collections.ConfigDict()
+    config.task = "pretrain"  # pretrain | finetune | linprobe | knn: what train.py runs.
+
+    config.model = ml_collections.ConfigDict()
+    config.model.preset = "mae_vit_base_patch16"  # Architecture; see keras_mae.list_presets().
+    config.model.mask_ratio = 0.75  # Fraction of patches removed per image (paper: 0.75).
+    config.model.norm_pix_loss = True  # Targets normalised per patch (paper's default recipe).
+    config.model.remat = False  # Recompute blocks in the backward pass: less memory, slower steps.
+
+    config.data = ml_collections.ConfigDict()
+    config.data.source = "sample"  # "sample" (bundled Fashion-MNIST), "tfds" or "folder".
+    config.data.tfds_name = ""  # TFDS name for source "tfds", e.g. "cifar10".
+    config.data.tfds_data_dir = ""  # TFDS data_dir; "" = TFDS' default (~/tensorflow_datasets).
+    config.data.tfds_download = True  # Let TFDS download and prepare the data set if missing.
+    config.data.train = "train"  # Training split (sample/tfds) or folder path (folder).
+    config.data.eval = "validation"  # Held-out split or folder; "" for none.
+    config.data.image_size = (28, 28)  # (height, width) the model sees.
+    config.data.num_channels = 1  # 1 (grey) or 3 (RGB); decoded images are converted to it.
+    config.data.mean = (0.2860,)  # Per-channel mean of the data in 0..1, for normalisation.
+    config.data.std = (0.3530,)  # Per-channel std of the data in 0..1.
+    config.data.crop_scale = (0.2, 1.0)  # RandomResizedCrop area range (paper: 0.2-1).
+
+    config.optim = ml_collections.ConfigDict()
+    config.optim.base_lr = 1.5e-4  # lr = base_lr * global_batch / 256.
+    config.optim.min_lr = 0.0  # Floor of the cosine schedule.
+    config.optim.weight_decay = 0.05  # AdamW decay, not on norms, biases, tokens.
+    config.optim.beta_1 = 0.9
+    config.optim.beta_2 = 0.95
+    config.optim.warmup_epochs = 40  # Linear warmup length (paper: 40 of 800).
+
+    config.batch_size = 4096  # Global batch over all replicas (paper: 4096).
+    config.epochs = 800  # Pretraining epochs (paper: 800 or 1600).
+    config.steps_per_epoch = 0  # 0 = one pass over the training data.
+    config.eval_steps = 0  # 0 = the whole held-out split.
+    config.seed = 0  # Seeds weights, masking, shuffling and augmentation.
+    config.jit_compile = True  # XLA-compile the training step (where TF can; see README).
+    config.steps_per_execution = 1  # Training steps per compiled call.
+    config.mixed_precision = ""  # "", "mixed_bfloat16" (TPU, CPU) or "mixed_float16" (GPU).
+    config.backup_every_steps = 0  # Resumable backup every N steps; 0 = at each epoch's end.
+    config.keep_checkpoints = 0  # Newest per-epoch .keras checkpoints kept; 0 = all.
+    config.nan_policy = "stop"  # Step with a NaN/Inf loss: "stop" the run, or "skip" the step.
+
+    config.strategy = "auto"  # auto | one_device | mirrored | multi_worker | tpu.
+    config.tpu = ""  # TPU name or grpc:// address; "local" on a TPU VM; "" = $TPU_NAME.
+    config.tpu_zone = ""  # GCP zone of the TPU, if it is named.
+    config.tpu_project = ""  # GCP project of the TPU, if it is named.
+    config.num_cpu_devices = 0  # >1 splits the CPU into logical devices (tests, no GPU).
+    config.num_figure_images = 8  # Images in the reconstruction figure (0: no figure).
+    config.figure_every_epochs = 1  # Draw the figure (PNG + TensorBoard image) every N epochs.
+
+    config.knn = ml_collections.ConfigDict()  # Weighted k-NN of the encoder's features.
+    config.knn.every_epochs = 0  # Pretraining: k-NN every N epochs (and the last); 0 = off.
+    config.knn.bank_size = 10_000  # Labelled training images in the memory bank; 0 = all.
+    config.knn.k = 20  # Neighbours (InstDisc / DINO: 20).
+    config.knn.temperature = 0.07  # Softness of the neighbours' votes.
+    config.export_saved_model = True  # Write <workdir>/saved_model for serving at the end.
+    return config
+
+
+def use_cifar10(config):
+    """CIFAR-10 data settings: 32x32 RGB from class folders (or TFDS "cifar10" with
+    --config.data.source=tfds --config.data.train=train --config.data.eval=test)."""
+    config.data.source = "folder"
+    config.data.tfds_name = "cifar10"
+    config.data.train = "cifar10/train"
+    config.data.eval = "cifar10/test"
+    config.data.image_size = (32, 32)
+    config.data.num_channels = 3
+    config.data.mean = (0.4914, 0.4822, 0.4465)
+    config.data.std = (0.2470, 0.2435, 0.2616)
+    return config
+
+
+def use_imagenet(config):
+    """ImageNet-1k data settings: 224x224 RGB from TFDS "imagenet2012", prepared by hand."""
+    config.data.source = "tfds"
+    config.data.tfds_name = "imagenet2012"
+    config.data.tfds_download = False  # ImageNet must be downloaded manually (TFDS docs).
+    config.data.train = "train"
+    config.data.eval = "validation"
+    config.data.image_size = (224, 224)
+    config.data.num_channels = 3
+    config.data.mean = (0.485, 0.456, 0.406)
+    config.data.std = (0.229, 0.224, 0.225)
+    return config
+
+
+def finetune_config():
+    """The paper's end-to-end fine-tuning recipe (appendix A.2, ViT-B: 100 epochs, lr 5e-4 x
+    batch / 256, layer decay 0.65; ViT-L/H: 50 epochs, 1e-3, 0.75) from a pretrained encoder."""
+    config = _evaluation_config("finetune")
+    config.model.pooling = "avg"  # "avg": mean patch token + fc_norm (paper); "cls".
+    config.model.drop_path_rate = 0.1  # Stochastic depth of the last block (ViT-L 0.2, ViT-H 0.3).
+    config.optim.base_lr = 5e-4
+    config.optim.layer_decay = 0.65  # lr x layer_decay ** (layers above); ViT-L/H: 0.75.
+    config.optim.weight_decay = 0.05
+    config.optim.min_lr = 1e-6
+    config.optim.warmup_epochs = 5
+    config.batch_size = 1024
+    config.epochs = 100
+    config.augment.crop_scale = (0.08, 1.0)
+    config.augment.rand_augment = True  # RandAugment, 2 ops of magnitude 9 (std 0.5).
+    config.augment.erase_probability = 0.25  # Random erasing.
+    config.augment.mixup_alpha = 0.8  # 0 = off.
+    config.augment.cutmix_alpha = 1.0  # 0 = off; with mixup, one of the two per batch.
+    config.augment.label_smoothing = 0.1
+    return config
+
+
+def linprobe_config():
+    """The paper's linear probing (appendix A.3): a BatchNorm + linear head on the frozen
+    encoder's cls token, LARS with lr 0.1 x batch / 256, no weight decay, 90 epochs."""
+    config = _evaluation_config("linprobe")
+    config.model.pooling = "cls"
+    config.model.drop_path_rate = 0.0
+    config.optim.base_lr = 0.1
+    config.optim.weight_decay = 0.0
+    config.optim.momentum = 0.9
+    config.optim.warmup_epochs = 10
+    config.batch_size = 16384
+    config.epochs = 90
+    config.augment.crop_scale = (0.08, 1.0)
+    config.augment.rand_augment = False
+    config.augment.erase_probability = 0.0
+    config.augment.mixup_alpha = 0.0
+    config.augment.cutmix_alpha = 0.0
+    config.augment.label_smoothing = 0.0
+    return config
+
+
+def knn_config():
+    """Weighted k-NN top-1 of a pretrained encoder (task "knn"): the training images are the
+    memory bank, the held-out ones are classified; no training. Without `init_checkpoint`, the
+    encoder of `model.preset` at random initialisation (seeded by `seed`)."""
+    config = default_config()
+    config.task = "knn"
+    config.init_checkpoint = ""  # The encoder: a .keras file, an official .pth or a HF folder.
+    config.batch_size = 256  # Images per forward pass.
+    config.knn.bank_size = 0
+    del config.model.mask_ratio, config.model.norm_pix_loss, config.model.remat
+    del config.data.crop_scale, config.knn.every_epochs, config.optim, config.epochs
+    del config.num_figure_images, config.figure_every_epochs
+    return config
+
+
+def _evaluation_config(task):
+    """The fields fine-tuning and probing share; data, scaling and run fields as pretraining."""
+    config = default_config()
+    config.task = task
+    config.init_checkpoint = ""  # The pretrained MAE: a .keras file, an official .pth or a HF folder.
+    del config.model.mask_ratio, config.model.norm_pix_loss, config.model.remat
+    del config.data.crop_scale
+    config.optim = ml_collections.ConfigDict()
+    config.optim.min_lr = 0.0  # Floor of the cosine schedule.
+    config.augment = ml_collections.ConfigDict()
+    config.augment.crop_fraction = 0.875  # Held-out images: centre crop of this share (224/256).
+    del config.num_figure_images, config.figure_every_epochs  # Pretraining's figure.
+    del config.knn
+    return config

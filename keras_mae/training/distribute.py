@@ -1,0 +1,113 @@
+"""Choosing where a run executes: one device, all GPUs of a host, several hosts, or a TPU.
+
+The strategies are TensorFlow's own; this module picks one from the config, checks that the
+global batch splits evenly, and knows which combinations XLA cannot compile on a CPU.
+"""
+
+import os
+
+import tensorflow as tf
+from absl import logging
+
+from keras_mae.errors import InputError
+
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
+
+
+def split_cpu(num_devices):
+    """Expose the CPU as `num_devices` logical devices, to run MirroredStrategy without GPUs.
+
+    Must run before TensorFlow initialises its devices (before the first op)."""
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * num_devices
+    )
+
+
+def tpu_resolver_kwargs(config):
+    """TPUClusterResolver arguments from the config: the TPU's name or grpc address
+    ("local" on a TPU VM), its zone and project; empty fields are left to TF's defaults."""
+    tpu = config.tpu or os.environ.get("TPU_NAME", "")
+    kwargs = {"tpu": tpu, "zone": config.tpu_zone or None, "project": config.tpu_project or None}
+    return {key: value for key, value in kwargs.items() if value is not None}
+
+
+def make_tpu_strategy(config):
+    """Connect to the TPU and initialise it, as the TF TPU guide prescribes."""
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(**tpu_resolver_kwargs(config))
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def resolve_strategy_name(config):
+    """What "auto" means here: a TPU if one is named, else every GPU, else one device."""
+    if config.strategy not in STRATEGIES:
+        raise InputError(
+            f"Unknown strategy {config.strategy!r}; use one of {', '.join(STRATEGIES)}."
+        )
+    if config.strategy != "auto":
+        return config.strategy
+    if config.tpu or os.environ.get("TPU_NAME"):
+        return "tpu"
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return "mirrored"
+    return "one_device"
+
+
+def make_strategy(config):
+    """The `tf.distribute.Strategy` the config asks for (config.strategy, tpu, tpu_zone, ...)."""
+    name = resolve_strategy_name(config)
+    if name == "tpu":
+        return make_tpu_strategy(config)
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
+    device = "/gpu:0" if tf.config.list_logical_devices("GPU") else "/cpu:0"
+    return tf.distribute.OneDeviceStrategy(device)
+
+
+def check_global_batch(global_batch_size, strategy):
+    """The global batch must split evenly over the replicas."""
+    replicas = strategy.num_replicas_in_sync
+    if global_batch_size % replicas:
+        raise InputError(
+            f"Global batch size {global_batch_size} is not divisible by the {replicas} replicas. "
+            f"Use a multiple of {replicas}, e.g. --config.batch_size="
+            f"{max(replicas, global_batch_size // replicas * replicas)}."
+        )
+
+
+def jit_compile_for(strategy, requested):
+    """Whether to XLA-compile the step: as requested, except where TF 2.21 cannot on a CPU
+    (MirroredStrategy over logical CPU devices; multi-worker collectives), with one warning."""
+    if not requested:
+        return False
+    on_cpu_only = not tf.config.list_logical_devices("GPU") and not isinstance(
+        strategy, tf.distribute.TPUStrategy
+    )
+    distributed = strategy.num_replicas_in_sync > 1 or isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy
+    )
+    if on_cpu_only and distributed:
+        logging.warning(
+            "XLA is off for this run: TensorFlow 2.21 cannot compile a step distributed over "
+            "CPU devices (%s with %d replicas). GPUs and TPUs keep XLA.",
+            type(strategy).__name__, strategy.num_replicas_in_sync,
+        )
+        return False
+    return True
+
+
+def is_chief(strategy):
+    """True on the worker that owns checkpoints and logs (always, outside multi-worker)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    return task_type is None or task_type == "chief" or (
+        task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+    )

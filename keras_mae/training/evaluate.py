@@ -1,0 +1,136 @@
+"""Evaluating a pretrained encoder: as the paper does (section 4), by end-to-end fine-tuning
+and linear probing of a `ViTClassifier` with `model.fit`; and by weighted k-NN of its features,
+which needs no training.
+
+`train.py` runs `train_classifier` for `config.task` "finetune" and "linprobe"; the task picks
+the recipe (model head, optimiser, augmentation), one code path for both.
+"""
+
+import json
+import pathlib
+
+import keras
+from absl import logging
+
+from keras_mae.data import labelled_batches
+from keras_mae.data.classification import make_classification_dataset
+from keras_mae.errors import InputError
+from keras_mae.loading import load
+from keras_mae.models import MaskedAutoencoder, ViTBackbone, ViTClassifier
+from keras_mae.models.presets import preset_arguments
+from keras_mae.training import runner
+from keras_mae.training.callbacks.knn import knn_top1
+from keras_mae.training.checks import check_config
+from keras_mae.training.optimizers import LARS, LayerDecayAdamW
+
+
+def pretrained_backbone(config):
+    """The backbone to evaluate: the pretrained one of `init_checkpoint` (its architecture is
+    the checkpoint's), or without it a fresh one of `model.preset` (the supervised baseline)."""
+    if not config.init_checkpoint:
+        arguments, _ = preset_arguments(config.model.preset,
+                                        image_size=tuple(config.data.image_size),
+                                        num_channels=config.data.num_channels)
+        return ViTBackbone(**arguments, name="backbone")
+    model = load(config.init_checkpoint)
+    if not isinstance(model, (MaskedAutoencoder, ViTClassifier)):
+        raise InputError(f"{config.init_checkpoint} holds no keras_mae model.")
+    backbone = model.backbone
+    wanted = (*config.data.image_size, config.data.num_channels)
+    if (*backbone.image_size, backbone.num_channels) != wanted:
+        raise InputError(
+            f"The pretrained model {config.init_checkpoint} takes images of "
+            f"{backbone.image_size[0]}x{backbone.image_size[1]}x{backbone.num_channels}, the "
+            f"config gives {wanted[0]}x{wanted[1]}x{wanted[2]}: set --config.data.image_size "
+            "and --config.data.num_channels to the model's."
+        )
+    return backbone
+
+
+def build_classifier(config, num_classes):
+    """The classifier to train on the task's backbone: fine-tuning learns the position table and
+    drops paths (the reference's fine-tuned ViT); probing freezes the backbone and puts a
+    BatchNorm before the head."""
+    probing = config.task == "linprobe"
+    backbone = pretrained_backbone(config).clone(
+        drop_path_rate=config.model.drop_path_rate, trainable_pos_embed=not probing, remat=False,
+    )
+    return ViTClassifier(backbone, num_classes, pooling=config.model.pooling,
+                         head_batch_norm=probing, freeze_backbone=probing)
+
+
+def make_optimizer(config, classifier, learning_rate):
+    """LARS on the head for probing; AdamW with layer-wise lr decay for fine-tuning."""
+    if config.task == "linprobe":
+        return LARS(learning_rate, weight_decay=config.optim.weight_decay,
+                    momentum=config.optim.momentum)
+    return LayerDecayAdamW(learning_rate, num_layers=classifier.backbone.num_layers,
+                           layer_decay=config.optim.layer_decay,
+                           weight_decay=config.optim.weight_decay)
+
+
+def train_classifier(config, workdir):
+    """Fine-tune (task "finetune") or linearly probe (task "linprobe") as `config` says, writing
+    checkpoints, logs and the classifier to `workdir`.
+
+    Checks, resume, the NaN/Inf stop, Ctrl-C and multi-worker writing are as for pretraining.
+    """
+    job = runner.prepare(config, workdir, require_labels=True)
+    data, augment = config.data, config.augment
+
+    def dataset(source, training):
+        return make_classification_dataset(
+            source, data.image_size, data.mean, data.std, config.batch_size, training,
+            seed=config.seed, crop_scale=tuple(augment.crop_scale),
+            rand_augment=augment.rand_augment, erase_probability=augment.erase_probability,
+            mixup_alpha=augment.mixup_alpha, cutmix_alpha=augment.cutmix_alpha,
+            label_smoothing=augment.label_smoothing, crop_fraction=augment.crop_fraction,
+            **(job.training_data() if training else {}),
+        )
+
+    train_ds = dataset(job.train_source, training=True)
+    eval_ds = dataset(job.eval_source, training=False) if job.eval_source else None
+    with job.strategy.scope():
+        classifier = build_classifier(config, job.train_source.num_classes)
+        classifier.compile(
+            optimizer=make_optimizer(config, classifier, job.learning_rate_schedule()),
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
+                     keras.metrics.TopKCategoricalAccuracy(5, name="top5_accuracy")],
+            **job.compile_options(),
+        )
+    history = runner.fit(job, classifier, train_ds, eval_ds)
+    runner.finish(job, classifier, history)
+    return classifier, history
+
+
+def knn_evaluation(config, workdir):
+    """Weighted k-NN top-1 of the encoder (task "knn"): every training image (or a fixed random
+    `knn.bank_size` of them) is the memory bank, the held-out images are classified. Writes
+    `knn.json` to `workdir` and returns its content."""
+    check_config(config)
+    keras.utils.set_random_seed(config.seed)  # the random encoder, without init_checkpoint
+    train_source, eval_source = runner.load_sources(config, require_labels=True)
+    if eval_source is None:
+        raise InputError("The k-NN evaluation classifies the held-out images: set "
+                         "--config.data.eval.")
+    data = config.data
+
+    def batches(source, count=0):
+        return labelled_batches(source, data.image_size, data.mean, data.std, config.batch_size,
+                                count=count, seed=config.seed)
+
+    backbone = pretrained_backbone(config)
+    result = knn_top1(backbone, batches(train_source, config.knn.bank_size),
+                      batches(eval_source), train_source.num_classes, config.knn.k,
+                      config.knn.temperature)
+    result.update(bank_size=min(config.knn.bank_size or train_source.num_examples,
+                                train_source.num_examples),
+                  queries=eval_source.num_examples, k=config.knn.k,
+                  temperature=config.knn.temperature)
+    logging.info("k-NN top-1 %.4f (mean patch token), %.4f (cls token)",
+                 result["knn_top1"], result["knn_top1_cls"])
+    workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "knn.json").write_text(json.dumps(result, indent=2))
+    return backbone, result

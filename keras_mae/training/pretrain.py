@@ -1,0 +1,127 @@
+"""A whole pretraining run from a config: data, model, optimiser, `model.fit`, artefacts.
+
+`train.py` is its command line (task "pretrain"); tests call `pretrain` directly.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_mae.data import labelled_batches, make_dataset
+from keras_mae.errors import InputError
+from keras_mae.models import MaskedAutoencoder
+from keras_mae.training import runner
+from keras_mae.training.callbacks import KNNMonitor, ReconstructionFigure
+from keras_mae.training.optimizers import pretraining_adamw
+
+
+def with_fixed_noise(dataset, num_patches, seed):
+    """Batches -> {"images", "noise"} with noise fixed per batch index, so that held-out losses
+    of different epochs (and runs) are measured on the same masks."""
+
+    def add_noise(index, images):
+        noise = tf.random.stateless_uniform(
+            (tf.shape(images)[0], num_patches), seed=tf.stack([tf.cast(seed, tf.int64), index])
+        )
+        return {"images": images, "noise": noise}
+
+    return dataset.enumerate().map(add_noise)
+
+
+def figure_batch(dataset, count, num_patches, seed):
+    """(images, noise) for the reconstruction figure: the first `count` images of `dataset` and
+    masking noise fixed by `seed`, so that every epoch's figure shows the same masks."""
+    batch = next(iter(dataset))
+    images = batch["images"] if isinstance(batch, dict) else batch
+    images = np.asarray(images[:count])
+    noise = np.random.default_rng(seed).random((len(images), num_patches)).astype(np.float32)
+    return images, noise
+
+
+def figure(config, job, model, dataset):
+    """[the reconstruction figure callback] of a fixed batch of `dataset`, or [] if none asked."""
+    if not config.num_figure_images:
+        return []
+    images, noise = figure_batch(dataset, config.num_figure_images, model.num_patches,
+                                 config.seed)
+    return [ReconstructionFigure(
+        images, config.data.mean, config.data.std, noise=noise,
+        png_path=job.outdir / "reconstructions.png",
+        log_dir=job.outdir / "tensorboard" / "reconstructions",
+        every_n_epochs=config.figure_every_epochs,
+    )]
+
+
+def knn_monitor(config, job):
+    """[the k-NN monitor]: a fixed labelled subset of the training images as the memory bank,
+    the held-out images as queries. Both need labels."""
+    if job.eval_source is None or not job.train_source.num_classes:
+        raise InputError(
+            "knn.every_epochs needs labelled training and held-out images (data.eval, a folder "
+            "with class subfolders or a labelled TFDS data set); or --config.knn.every_epochs=0."
+        )
+    data = config.data
+
+    def batches(source, count=0):
+        return labelled_batches(source, data.image_size, data.mean, data.std, config.batch_size,
+                                count=count, seed=config.seed)
+
+    return [KNNMonitor(batches(job.train_source, config.knn.bank_size),
+                       batches(job.eval_source), job.train_source.num_classes,
+                       every_n_epochs=config.knn.every_epochs, k=config.knn.k,
+                       temperature=config.knn.temperature)]
+
+
+def build_model(config):
+    """The `MaskedAutoencoder` a config describes."""
+    return MaskedAutoencoder.from_preset(
+        config.model.preset,
+        image_size=tuple(config.data.image_size),
+        num_channels=config.data.num_channels,
+        mask_ratio=config.model.mask_ratio,
+        norm_pix_loss=config.model.norm_pix_loss,
+        seed=config.seed,
+        remat=config.model.remat,
+    )
+
+
+def pretrain(config, workdir):
+    """Pretrain as `config` says, writing checkpoints, logs, the model and a figure to `workdir`.
+
+    Bad input raises `InputError` before training starts, and before anything is written where
+    the input allows; a NaN/Inf loss (`config.nan_policy`), Ctrl-C and undecodable images end
+    the run with an error that says what was kept. Under multi-worker training every worker runs
+    this; only the chief keeps what it writes.
+    """
+    job = runner.prepare(config, workdir)
+    data = config.data
+    image_size = tuple(data.image_size)
+    train_ds = make_dataset(
+        job.train_source, image_size, data.mean, data.std, config.batch_size,
+        training=True, seed=config.seed, crop_scale=tuple(data.crop_scale),
+        **job.training_data(),
+    )
+    with job.strategy.scope():
+        model = build_model(config)
+        model.skip_nonfinite_steps = config.nan_policy == "skip"
+        model.compile(
+            optimizer=pretraining_adamw(model, job.learning_rate_schedule(),
+                                        config.optim.weight_decay, config.optim.beta_1,
+                                        config.optim.beta_2),
+            **job.compile_options(),
+        )
+
+    eval_ds = None
+    if job.eval_source is not None:
+        eval_ds = make_dataset(job.eval_source, image_size, data.mean, data.std,
+                               config.batch_size, training=False, drop_remainder=True)
+        # Keras 3.15 cannot split dict batches over workers: multi-worker runs use random masks.
+        if not isinstance(job.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            eval_ds = with_fixed_noise(eval_ds, model.num_patches, config.seed)
+
+    def monitors():
+        return figure(config, job, model, eval_ds if eval_ds is not None else train_ds) + (
+            knn_monitor(config, job) if config.knn.every_epochs else [])
+
+    history = runner.fit(job, model, train_ds, eval_ds, extra_callbacks=monitors)
+    runner.finish(job, model, history)
+    return model, history

@@ -1,0 +1,225 @@
+"""What every training run shares, pretraining or evaluation: checks before any work, the
+distribution strategy, the work directory (the chief's; other workers write to a scratch folder
+they delete), and `fit` with resumable backups, per-epoch checkpoints, TensorBoard, the NaN/Inf
+policy, Ctrl-C and the naming of undecodable images; then the final model and SavedModel.
+
+A task (`pretrain.pretrain`, `evaluate.train_classifier`) builds its data sets and compiled
+model between `prepare` and `fit`.
+"""
+
+import dataclasses
+import hashlib
+import json
+import pathlib
+import shutil
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from keras_mae.data import find_unreadable, from_folder, from_tfds, sample_source
+from keras_mae.errors import InputError
+from keras_mae.export import export_saved_model
+from keras_mae.training.callbacks import (
+    AtomicBackupAndRestore, EpochCheckpoints, NonFiniteLossPolicy,
+    ReleaseFreedMemoryWhileCompiling, StopOnInterrupt, save_atomically,
+)
+from keras_mae.training.checks import check_config, check_workdir
+from keras_mae.training.distribute import (
+    check_global_batch, is_chief, jit_compile_for, make_strategy, split_cpu,
+)
+from keras_mae.training.optimizers import scaled_learning_rate, warmup_cosine
+
+
+@dataclasses.dataclass
+class Job:
+    """What a run knows once its checks passed: where it trains, where it writes, its data."""
+
+    config: object
+    strategy: tf.distribute.Strategy
+    chief: bool
+    workdir: pathlib.Path  # what the user named
+    outdir: pathlib.Path  # where this process writes: the workdir, or a worker's scratch
+    train_source: object
+    eval_source: object
+    steps_per_epoch: int
+    first_epoch: int  # where training starts: 0, or the epoch of the backup it resumes from
+
+    def training_data(self):
+        """The arguments that place the training pipeline in the run: its epochs (from the
+        one a resumed run starts at) and their length."""
+        return dict(first_epoch=min(self.first_epoch, self.config.epochs - 1),
+                    epochs=self.config.epochs, steps_per_epoch=self.steps_per_epoch)
+
+    def learning_rate_schedule(self):
+        """lr = base_lr x global batch / 256, warmed up linearly, then cosine per step."""
+        optim = self.config.optim
+        peak = scaled_learning_rate(optim.base_lr, self.config.batch_size)
+        logging.info("lr = base_lr %g x global batch %d / 256 = %g (%d replicas)",
+                     optim.base_lr, self.config.batch_size, peak,
+                     self.strategy.num_replicas_in_sync)
+        return warmup_cosine(peak, self.steps_per_epoch * self.config.epochs,
+                             self.steps_per_epoch * optim.warmup_epochs, optim.min_lr)
+
+    def compile_options(self):
+        """XLA (where TensorFlow can) and steps per execution, for `model.compile`."""
+        return dict(jit_compile=jit_compile_for(self.strategy, self.config.jit_compile),
+                    steps_per_execution=self.config.steps_per_execution)
+
+
+def prepare(config, workdir, require_labels=False):
+    """Check everything knowable before work, choose the strategy and load the data sources.
+
+    Raises `InputError` for bad input, before anything is written to `workdir`.
+    """
+    check_config(config)
+    if config.num_cpu_devices > 1:
+        split_cpu(config.num_cpu_devices)
+    strategy = make_strategy(config)
+    check_global_batch(config.batch_size, strategy)
+    train_source, eval_source = load_sources(config, require_labels)
+    chief = is_chief(strategy)
+    workdir = pathlib.Path(workdir)
+    outdir = workdir if chief else worker_scratch_dir(workdir, strategy)
+    check_workdir(outdir, config)
+    keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision:
+        keras.mixed_precision.set_dtype_policy(config.mixed_precision)
+    steps_per_epoch = config.steps_per_epoch or train_source.num_examples // config.batch_size
+    first_epoch = AtomicBackupAndRestore.resume_epoch(outdir / "backup")
+    return Job(config, strategy, chief, workdir, outdir, train_source, eval_source,
+               steps_per_epoch, first_epoch)
+
+
+def fit(job, model, train_ds, eval_ds, extra_callbacks=lambda: []):
+    """`model.fit` as every run does it; returns its `History`, holding every epoch of the run
+    (restored from the backup for epochs before a resume). `train_ds` must be built with
+    `job.training_data()`.
+
+    `extra_callbacks()` is called where undecodable images are caught (it may read data).
+    """
+    config, outdir = job.config, job.outdir
+    backup = AtomicBackupAndRestore(
+        str(outdir / "backup"), save_freq=config.backup_every_steps or "epoch"
+    )
+    backup.check_matches(model)
+    (outdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+    if eval_ds is not None and config.eval_steps:
+        eval_ds = eval_ds.take(config.eval_steps)
+
+    interrupt = StopOnInterrupt(backup)
+    try:  # Reading images (here and in fit) may meet files that cannot be decoded.
+        callbacks = [  # The stopping callbacks first: they stop before any other saves.
+            NonFiniteLossPolicy(config.nan_policy, outdir),
+            interrupt,
+            *extra_callbacks(),  # before the backup and the loggers, which see their logs
+            backup,
+            EpochCheckpoints(outdir / "checkpoints", keep=config.keep_checkpoints),
+            ReleaseFreedMemoryWhileCompiling(),
+            # Per-epoch scalars: with update_freq=N, Keras 3.15 drops the epoch summaries of
+            # epochs whose last step is not a multiple of N.
+            keras.callbacks.TensorBoard(str(outdir / "tensorboard")),
+        ]
+        with interrupt.catching_interrupts():
+            history = model.fit(
+                train_ds,
+                epochs=config.epochs,
+                steps_per_epoch=job.steps_per_epoch,
+                validation_data=eval_ds,
+                callbacks=callbacks,
+                shuffle=False,  # The pipelines shuffle.
+            )
+        history.history = backup.history()  # every epoch, those before a resume too
+        return history
+    except tf.errors.OpError as error:
+        if "Iterator" in error.message:  # raised in the input pipeline (tf.data's iterators)
+            refuse_unreadable_images((job.train_source, job.eval_source), backup, outdir)
+        raise
+
+
+def finish(job, model, history):
+    """Write the final model, its history and (if asked) a SavedModel; workers other than the
+    chief delete their scratch folder instead."""
+    logging.info("final weights fingerprint: %s", weights_fingerprint(model))
+    if not job.chief:
+        shutil.rmtree(job.outdir.parent, ignore_errors=True)
+        return
+    save_atomically(model, job.workdir / "model.keras")
+    (job.workdir / "history.json").write_text(
+        json.dumps(history.history, indent=2, default=float)
+    )
+    if job.config.export_saved_model:
+        data = job.config.data
+        export_saved_model(model, job.workdir / "saved_model", data.mean, data.std)
+
+
+def load_source(data_config, split, require_labels=False):
+    """The `ImageSource` for `split` (a split name, or a folder path for source "folder"), with
+    `data_config.num_channels` channels; `require_labels` refuses a folder without classes."""
+    if data_config.source == "sample":
+        return sample_source(split, data_config.num_channels)
+    if data_config.source == "folder":
+        return from_folder(split, data_config.num_channels, require_labels=require_labels)
+    return from_tfds(  # "tfds": check_config allows config.SOURCES alone
+        data_config.tfds_name,
+        split,
+        data_dir=data_config.tfds_data_dir or None,
+        download=data_config.tfds_download,
+        num_channels=data_config.num_channels,
+    )
+
+
+def load_sources(config, require_labels=False):
+    """(training source, held-out source or None), each holding at least one batch. Errors
+    name the config field at fault (data.train or data.eval)."""
+    sources = {}
+    for field, name in (("train", "training"), ("eval", "held-out")):
+        split = config.data[field]
+        try:
+            sources[field] = (
+                load_source(config.data, split, require_labels) if split else None
+            )
+        except InputError as error:
+            raise InputError(f"--config.data.{field}={split}: {error}") from None
+        if sources[field] is not None and sources[field].num_examples < config.batch_size:
+            raise InputError(
+                f"The {name} data has {sources[field].num_examples} images, fewer than one "
+                f"batch of {config.batch_size}. Lower --config.batch_size or add data."
+            )
+    return sources["train"], sources["eval"]
+
+
+def refuse_unreadable_images(sources, backup, outdir, shown=3):
+    """After an input-pipeline error in `fit`: if image files of `sources` cannot be decoded,
+    back up the state reached and raise an `InputError` naming them (all listed in a file if
+    many). Decodes every file once: minutes for ImageNet, paid only after such an error."""
+    unreadable = [bad for source in sources if source is not None
+                  for bad in find_unreadable(source.files)]
+    if not unreadable:
+        return
+    backup.save_now()
+    names = "; ".join(f"{file} ({reason})" for file, reason in unreadable[:shown])
+    more = ""
+    if len(unreadable) > shown:
+        listing = outdir / "unreadable_images.txt"
+        listing.write_text("".join(f"{file}\t{reason}\n" for file, reason in unreadable))
+        more = f"; and {len(unreadable) - shown} more, all listed in {listing}"
+    raise InputError(
+        f"{len(unreadable)} image file(s) cannot be decoded: {names}{more}. Delete or replace "
+        "them, then re-run the same command: it resumes from the backup just written."
+    ) from None
+
+
+def worker_scratch_dir(workdir, strategy):
+    """Where a non-chief worker writes (and later deletes) its copies, as the TF docs prescribe."""
+    resolver = strategy.cluster_resolver
+    return workdir / f".worker_{resolver.task_type}_{resolver.task_id}" / "scratch"
+
+
+def weights_fingerprint(model):
+    """A short hash of every weight's bytes: equal on workers that hold the same model."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,191 @@
+"""The benches, run as a user runs them, on tiny architectures for a few steps, and the pieces
+they share."""
+
+import importlib
+import json
+import math
+import pathlib
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BENCH = REPO / "bench"
+TINY_ARCHITECTURE = [
+    "hidden_dim=32", "num_layers=1", "num_heads=2", "mlp_dim=64",
+    "decoder_hidden_dim=16", "decoder_num_layers=1", "decoder_num_heads=2", "decoder_mlp_dim=32",
+]
+
+
+def bench_module(name):
+    """A bench module, imported as the benches import each other (from bench/)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_throughput_bench_trains_through_the_fit_step_and_ends_with_its_summary_line():
+    command = [sys.executable, "bench/throughput.py", "--preset", "mae_vit_micro_patch4_28_grey",
+               "--batch", "4", "--rounds", "1", "--steps", "2", "--warmup", "1",
+               "--quiet-wait", "0"]
+    command += [f"--set={pair}" for pair in TINY_ARCHITECTURE]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    summary = re.fullmatch(r"images_per_sec=([\d.]+) step_ms_median=([\d.]+)", lines[-1])
+    assert summary, lines[-1]
+    images_per_sec, step_ms = map(float, summary.groups())
+    assert images_per_sec > 0 and step_ms > 0
+    # Both printed rounded (step_ms to 0.1 ms, a few ms here): the same median step.
+    assert 4000 / (step_ms + 0.05) - 0.01 <= images_per_sec <= 4000 / (step_ms - 0.05) + 0.01
+    trained = re.search(r"iterations (\d+) -> (\d+), loss ([\d.naif-]+) -> ([\d.naif-]+)",
+                        result.stdout)
+    assert trained, result.stdout
+    first_iteration, last_iteration = int(trained.group(1)), int(trained.group(2))
+    assert last_iteration - first_iteration == 3  # 1 warm-up step + 2 timed steps
+    first_loss, last_loss = float(trained.group(3)), float(trained.group(4))
+    assert math.isfinite(first_loss) and math.isfinite(last_loss) and first_loss != last_loss
+    assert "traces=1 " in result.stdout  # one trace of the train step: no retracing
+
+
+def test_memory_phases_bench_reports_each_phase_and_a_consistent_summary():
+    command = [sys.executable, "bench/memory_phases.py", "--preset", "mae_vit_micro_patch4_28_grey",
+               "--batch", "4", "--steps", "2", "--update", "adamw"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    phases = [float(value.replace(",", "")) for value in
+              re.findall(r"^[+\w].*?: +([\d,]+) MiB$", result.stdout, flags=re.MULTILINE)]
+    assert len(phases) == 3 and phases[0] < phases[1], result.stdout  # the weights take room
+    summary = re.fullmatch(r"update=adamw state_mb=(\d+) step_peak_mb=(\d+) working_set_mb=(\d+)",
+                           result.stdout.strip().splitlines()[-1])
+    assert summary, result.stdout
+    state, peak, _ = map(int, summary.groups())
+    assert peak >= state > phases[0]  # the step's peak, above the state it started from
+
+
+def test_step_profile_bench_finds_every_traced_instruction_and_splits_the_step():
+    command = [sys.executable, "bench/step_profile.py", "--preset", "mae_vit_micro_patch4_28_grey",
+               "--batch", "4", "--steps", "2"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    # The bench exits with an error if a traced instruction is not in the step's HLO.
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = re.fullmatch(r"step_ms=([\d.]+) products_ms=([\d.]+) products_gflops=([\d.]+)",
+                           result.stdout.strip().splitlines()[-1])
+    assert summary, result.stdout
+    step_ms, products_ms, gflops = map(float, summary.groups())
+    assert 0 < products_ms < step_ms  # the products and something else (norms, AdamW) ran
+    step_gflop = float(re.search(r": ([\d.e+-]+) GFLOP a step", result.stdout).group(1))
+    # The rate is computed from unrounded figures: bound it by the printed ones' rounding (0.05
+    # ms for products_ms, 4 significant digits for the GFLOP, 0.05 for the rate itself).
+    low = step_gflop * (1 - 5e-4) / (products_ms + 0.05) * 1e3 - 0.05
+    high = step_gflop * (1 + 5e-4) / max(products_ms - 0.05, 1e-9) * 1e3 + 0.05
+    assert low <= gflops <= high, (low, gflops, high)
+
+
+def test_matmul_peak_bench_times_each_side_and_summarises_the_table():
+    shapes = "[[512, 256, 384], [384, 512, 256]]"
+    command = [sys.executable, "bench/matmul_peak.py", "--shapes", shapes, "--rounds", "1",
+               "--repeats", "2", "--compare-torch"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = re.findall(r"^\[(\d+)x(\d+)\]x\[(\d+)x(\d+)\] +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+)$",
+                      result.stdout, flags=re.MULTILINE)
+    products = [tuple(map(int, row[:4])) for row in rows]
+    assert products == [(512, 256, 256, 384), (384, 512, 512, 256)]
+    columns = [list(map(float, column)) for column in zip(*rows)]
+    xla, onednn, torch, xla_over_torch = columns[4:]
+    assert all(rate > 0 for rate in xla + onednn + torch)
+    for x, t, ratio in zip(xla, torch, xla_over_torch):
+        assert math.isclose(ratio, x / t, rel_tol=0.02, abs_tol=0.002)
+    summary = re.fullmatch(r"matmul_peak_gflops=([\d.]+) torch_matmul_peak_gflops=([\d.]+) "
+                           r"xla_over_torch_median=([\d.]+)",
+                           result.stdout.strip().splitlines()[-1])
+    assert summary, result.stdout
+    peak, torch_peak, median_ratio = map(float, summary.groups())
+    assert math.isclose(peak, max(xla + onednn), abs_tol=0.06)
+    assert math.isclose(torch_peak, max(torch), abs_tol=0.06)
+    median_of_two = sum(xla_over_torch) / 2
+    assert math.isclose(median_ratio, median_of_two, rel_tol=0.02, abs_tol=0.002)
+
+
+def test_bench_common_reads_presets_and_vitmae_configs_without_tensorflow():
+    script = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import bench_common; "
+        "a = bench_common.preset_architecture('mae_vit_tiny_patch4_32', num_layers=2); "
+        "print(json.dumps([a, bench_common.hf_config({**a, 'mask_ratio': 0.5}), "
+        "'tensorflow' in sys.modules, 'keras' in sys.modules]))"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(BENCH)], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    architecture, config, imported_tensorflow, imported_keras = json.loads(result.stdout)
+    assert not imported_tensorflow and not imported_keras
+    from keras_mae.convert.huggingface import hf_config
+    from keras_mae.models.presets import preset_arguments
+
+    backbone, task = preset_arguments("mae_vit_tiny_patch4_32", num_layers=2)
+    assert architecture == {**backbone, **task, "image_size": [32, 32]}
+    assert config == json.loads(json.dumps(hf_config({**architecture, "mask_ratio": 0.5})))
+
+
+def test_bench_common_refuses_unknown_architecture_fields():
+    with pytest.raises(SystemExit, match="encoder_depth"):
+        bench_module("bench_common").preset_architecture("mae_vit_tiny_patch4_32", encoder_depth=2)
+
+
+def test_cifar_extraction_takes_the_first_images_of_each_class_and_split(tmp_path):
+    bench_common = bench_module("bench_common")
+    if not bench_common.CIFAR_ARCHIVE.exists():
+        pytest.skip(f"Real data not found at {bench_common.CIFAR_ARCHIVE}")
+    folder = bench_common.extract_cifar(bench_common.CIFAR_ARCHIVE, tmp_path, per_class=4)
+    for split, count in (("train", 4), ("test", 1)):
+        classes = sorted(path.name for path in (folder / split).iterdir())
+        assert len(classes) == 10, classes
+        for label in classes:
+            files = list((folder / split / label).iterdir())
+            assert len(files) == count and all(path.suffix == ".jpg" for path in files)
+
+
+def library_and_mask_tokens_in_encoder(tiny_config, mask_ratio):
+    """The library's model and the bench's mask-tokens-in-encoder variant, same weights."""
+    from conftest import make_mae
+    from keras_mae import ViTBackbone
+    from keras_mae.models.presets import split_arguments
+
+    library = make_mae(**tiny_config, mask_ratio=mask_ratio)
+    backbone_arguments, arguments = split_arguments({**tiny_config, "mask_ratio": mask_ratio})
+    variant_class = bench_module("variants").model_class("mask_tokens_in_encoder")
+    variant = variant_class(ViTBackbone(**backbone_arguments, name="backbone"), **arguments)
+    variant.backbone.set_weights(library.backbone.get_weights())
+    variant.decoder.set_weights(library.decoder.get_weights())
+    return library, variant
+
+
+def test_mask_tokens_in_encoder_variant_is_the_library_when_nothing_is_removed(tiny_config):
+    from conftest import random_batch
+
+    library, variant = library_and_mask_tokens_in_encoder(tiny_config, mask_ratio=0.0)
+    images, noise = random_batch(library)
+    np.testing.assert_allclose(variant(images, noise=noise)["pred"],
+                               library(images, noise=noise)["pred"], atol=1e-4)
+
+
+def test_mask_tokens_in_encoder_variant_never_sees_removed_patches(tiny_config):
+    from conftest import random_batch
+
+    _, variant = library_and_mask_tokens_in_encoder(tiny_config, mask_ratio=0.75)
+    images, noise = random_batch(variant)
+    outputs = variant(images, noise=noise)
+    patch = variant.patch_size
+    assert outputs["pred"].shape == (2, variant.num_patches, patch * patch * 3)
+    mask = np.asarray(outputs["mask"])
+    assert mask.sum() == 2 * (variant.num_patches - variant.num_keep)
+    removed = mask.reshape(2, *variant.grid_size).repeat(patch, axis=1).repeat(patch, axis=2)
+    noisy = images + 10 * removed[..., None] * np.random.default_rng(1).normal(size=images.shape)
+    np.testing.assert_allclose(variant(noisy.astype("float32"), noise=noise)["pred"],
+                               outputs["pred"], atol=1e-5)

@@ -1,0 +1,168 @@
+"""`MaskedAutoencoder`: shapes, masking, the loss, presets, initialisation, saving."""
+
+import inspect
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras
+import keras_mae
+from keras_mae import MaskedAutoencoder, ViTBackbone
+from keras_mae.convert.weights import model_weights
+from keras_mae.models.presets import BACKBONE_ARGUMENTS, PRESETS
+from keras_mae.training.checks import parameter_count
+from keras_mae.training.optimizers import pretraining_adamw as adamw
+
+from conftest import make_mae, random_batch
+
+
+def count(weights):
+    return sum(int(np.prod(w.shape)) for w in weights)
+
+
+def test_vit_base_has_the_references_trainable_parameter_count():
+    model = MaskedAutoencoder.from_preset("mae_vit_base_patch16")
+    assert count(model.trainable_weights) == 111_655_680
+    assert count(model.non_trainable_weights) == 197 * 768 + 197 * 512  # the sin-cos tables
+
+
+def test_presets_state_their_models_trainable_parameter_counts():
+    for name, preset in PRESETS.items():
+        arguments = {**preset["backbone"], **preset["decoder"]}
+        tokens = 1 + (arguments["image_size"] // arguments["patch_size"]) ** 2
+        fixed_tables = tokens * (arguments["hidden_dim"] + arguments["decoder_hidden_dim"])
+        assert preset["num_parameters"] == parameter_count(arguments) - fixed_tables, name
+    model = MaskedAutoencoder.from_preset("mae_vit_micro_patch4_32")
+    assert count(model.trainable_weights) == PRESETS["mae_vit_micro_patch4_32"]["num_parameters"]
+
+
+def test_backbone_arguments_are_the_backbones_constructor_arguments():
+    signature = inspect.signature(ViTBackbone).parameters
+    assert BACKBONE_ARGUMENTS == tuple(name for name in signature if name != "kwargs")
+
+
+def test_presets_are_listed_and_unknown_names_are_refused_with_a_hint():
+    assert {"mae_vit_base_patch16", "mae_vit_large_patch16", "mae_vit_huge_patch14",
+            "mae_vit_tiny_patch4_32"} <= set(keras_mae.list_presets())
+    with pytest.raises(ValueError, match="Did you mean 'mae_vit_base_patch16'"):
+        MaskedAutoencoder.from_preset("mae_vit_base_patch61")
+
+
+def test_outputs_have_the_documented_shapes(tiny_config):
+    model = make_mae(**tiny_config)
+    images, _ = random_batch(model, batch=3)
+    outputs = model(images)
+    assert model.num_patches == 24 and model.num_keep == 6
+    assert outputs["pred"].shape == (3, 24, 4 * 4 * 3)
+    assert outputs["mask"].shape == (3, 24)
+    assert outputs["ids_restore"].shape == (3, 24)
+    assert model.encode(images).shape == (3, 25, 32)
+
+
+def test_encoder_sees_only_the_visible_patches(tiny_config):
+    model = make_mae(**tiny_config, seed=1)
+    images, noise = random_batch(model)
+    _, mask, _ = keras_mae.layers.masking.random_masking(noise, model.num_keep)
+    keep = np.argsort(noise, axis=1)[:, : model.num_keep]
+    tokens = model.backbone(images, keep_indices=keep)
+    assert tokens.shape == (2, 1 + model.num_keep, 32)
+    # Scribbling over every removed patch leaves the encoder's output unchanged.
+    pixel_mask = np.asarray(model.unpatchify(np.repeat(np.asarray(mask)[:, :, None], 48, -1)))
+    scribbled = images + 50.0 * pixel_mask
+    np.testing.assert_array_equal(model.backbone(scribbled, keep_indices=keep), tokens)
+    assert not np.allclose(model.backbone(images + 50.0 * (1 - pixel_mask), keep_indices=keep),
+                           tokens)
+
+
+def test_same_noise_gives_the_same_outputs(tiny_config):
+    model = make_mae(**tiny_config)
+    images, noise = random_batch(model)
+    first, second = model(images, noise=noise), model(images, noise=noise)
+    np.testing.assert_array_equal(first["pred"], second["pred"])
+    assert not np.array_equal(model(images)["mask"], model(images)["mask"])
+
+
+def test_every_trainable_weight_gets_a_finite_gradient(tiny_config):
+    model = make_mae(**tiny_config, norm_pix_loss=True)
+    images, noise = random_batch(model)
+    with tf.GradientTape() as tape:
+        loss = model.compute_masked_loss(images, model(images, noise=noise, training=True))
+    gradients = tape.gradient(loss, model.trainable_weights)
+    for weight, gradient in zip(model.trainable_weights, gradients):
+        assert gradient is not None, weight.path
+        assert np.all(np.isfinite(gradient)), weight.path
+        assert np.any(np.asarray(gradient) != 0), weight.path
+
+
+def test_initialisation_follows_the_reference(tiny_config):
+    model = MaskedAutoencoder.from_preset("mae_vit_tiny_patch4_32", seed=3)
+    weights = {path: np.asarray(w) for path, w in model_weights(model).items()}
+    np.testing.assert_allclose(weights["backbone/cls_token"].std(), 0.02, rtol=0.25)
+    np.testing.assert_allclose(weights["decoder/mask_token"].std(), 0.02, rtol=0.25)
+    qkv = weights["backbone/block_0/attn/qkv/kernel"]
+    assert np.abs(qkv).max() <= np.sqrt(6 / (192 + 576))
+    np.testing.assert_array_equal(weights["backbone/block_0/attn/qkv/bias"], 0)
+    np.testing.assert_array_equal(weights["backbone/norm/gamma"], 1)
+    patch_kernel = weights["backbone/patch_embed/projection/kernel"]
+    limit = np.sqrt(6 / (4 * 4 * 3 + 192))  # xavier on the [D, p*p*C] view
+    assert np.abs(patch_kernel).max() <= limit and np.abs(patch_kernel).max() > 0.9 * limit
+
+
+def test_keras_file_round_trip_gives_identical_outputs(tiny_config, tmp_path):
+    model = make_mae(**tiny_config, norm_pix_loss=True, mask_ratio=0.5)
+    images, noise = random_batch(model)
+    path = tmp_path / "mae.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, MaskedAutoencoder)
+    assert loaded.get_config() == model.get_config()
+    for key in ("pred", "mask", "ids_restore"):
+        np.testing.assert_array_equal(loaded(images, noise=noise)[key],
+                                      model(images, noise=noise)[key])
+    np.testing.assert_array_equal(loaded.encode(images), model.encode(images))
+
+
+def test_weight_decay_spares_norms_biases_and_tokens(tiny_config):
+    model = make_mae(**tiny_config)
+    optimizer = adamw(model, learning_rate=0.1, weight_decay=0.5)
+    before = {w.path: np.asarray(w) for w in model.trainable_weights}
+    # With zero gradients, Adam's step is zero, so only decoupled weight decay moves weights.
+    optimizer.apply([tf.zeros_like(w) for w in model.trainable_weights], model.trainable_weights)
+    for weight in model.trainable_weights:
+        moved = not np.array_equal(before[weight.path], np.asarray(weight))
+        should_decay = len(weight.shape) > 1 and weight.name not in ("cls_token", "mask_token")
+        assert moved == should_decay, weight.path
+
+
+@pytest.mark.parametrize("batch_form", ["images", "pair", "dict"])
+def test_fit_accepts_images_pairs_and_dicts(tiny_config, batch_form):
+    model = make_mae(**tiny_config, seed=0)
+    images, noise = random_batch(model, batch=8)
+    data = {"images": images, "pair": (images, np.zeros(8)),
+            "dict": {"images": images, "noise": noise}}[batch_form]
+    dataset = tf.data.Dataset.from_tensor_slices(data).batch(4)
+    model.compile(optimizer=adamw(model, 1e-3), jit_compile=True)
+    history = model.fit(dataset, epochs=3, verbose=0)
+    losses = history.history["loss"]
+    assert len(losses) == 3 and all(np.isfinite(losses))
+    assert losses[-1] < losses[0]
+    evaluated = model.evaluate(dataset, verbose=0, return_dict=True)
+    assert np.isfinite(evaluated["loss"])
+
+
+def test_evaluate_with_fixed_noise_reports_the_model_loss(tiny_config):
+    model = make_mae(**tiny_config)
+    images, noise = random_batch(model, batch=4)
+    model.compile(optimizer=adamw(model, 1e-3))
+    reported = model.evaluate({"images": images, "noise": noise}, batch_size=4, verbose=0)
+    direct = model.compute_masked_loss(images, model(images, noise=noise))
+    np.testing.assert_allclose(reported, float(direct), rtol=1e-6)
+
+
+def test_training_masks_depend_only_on_seed_and_step(tiny_config):
+    first, second = (make_mae(**tiny_config, seed=7) for _ in range(2))
+    noise = lambda model, step: np.asarray(model.sample_noise(3, step=tf.constant(step)))
+    np.testing.assert_array_equal(noise(first, 5), noise(second, 5))  # e.g. after a resume
+    assert not np.array_equal(noise(first, 5), noise(first, 6))
+    assert not np.array_equal(noise(first, 5), noise(make_mae(**tiny_config, seed=8), 5))

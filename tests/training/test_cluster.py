@@ -1,0 +1,115 @@
+"""`train.py` as separate processes: two workers on 127.0.0.1, and a run killed and resumed."""
+
+import json
+import os
+import pathlib
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SMALL_RUN = ["--config.batch_size=16", "--config.eval_steps=1", "--config.num_figure_images=2"]
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def train_command(workdir, config_file, *flags):
+    return [sys.executable, "train.py", "--config", config_file, *SMALL_RUN,
+            "--workdir", str(workdir), *flags]
+
+
+def fingerprint(output):
+    return re.findall(r"final weights fingerprint: (\w+)", output)
+
+
+def test_two_workers_end_with_identical_weights_and_only_the_chief_keeps_files(tmp_path):
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    processes = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps(
+            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
+        processes.append(subprocess.Popen(
+            train_command(tmp_path / "run", "configs/quickstart.py",
+                          "--config.strategy=multi_worker",
+                          "--config.epochs=2", "--config.steps_per_epoch=3"),
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [p.communicate(timeout=600)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    chief, other = (fingerprint(o) for o in outputs)
+    assert len(chief) == 1 and chief == other
+    kept = sorted(p.name for p in (tmp_path / "run").iterdir())
+    assert kept == ["backup", "checkpoints", "config.json", "history.json", "model.keras",
+                    "reconstructions.png", "saved_model", "tensorboard"]
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == [
+        "epoch_001.keras", "epoch_002.keras"]
+
+
+def test_a_killed_run_resumes_as_if_it_had_never_stopped(cifar_folder, tmp_path):
+    """Killed mid-epoch 2 and re-run, the run ends with the uninterrupted run's weights and its
+    whole history; killed after its last backup, the re-run writes the whole history too."""
+
+    def command(workdir):
+        return train_command(
+            workdir, "configs/cifar10.py", f"--config.data.train={cifar_folder}/train",
+            f"--config.data.eval={cifar_folder}/test",
+            "--config.model.preset=mae_vit_micro_patch4_32", "--config.epochs=3",
+            "--config.steps_per_epoch=20", "--config.optim.warmup_epochs=1",
+            "--config.figure_every_epochs=3", "--config.export_saved_model=False")
+
+    workdir, reference = tmp_path / "killed", tmp_path / "uninterrupted"
+    first = subprocess.Popen(command(workdir), cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    deadline = time.time() + 400
+    while not (workdir / "checkpoints" / "epoch_001.keras").exists():
+        assert first.poll() is None and time.time() < deadline, "first run ended early"
+        time.sleep(0.05)
+    time.sleep(1.0)  # into epoch 2: its steps are lost and redone
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert not (workdir / "model.keras").exists()
+
+    second = subprocess.run(command(workdir), cwd=REPO, capture_output=True, text=True,
+                            timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    epochs_run = re.findall(r"Epoch (\d)/3", second.stdout)
+    assert epochs_run and "1" not in epochs_run and epochs_run[-1] == "3"
+    whole = subprocess.run(command(reference), cwd=REPO, capture_output=True, text=True,
+                           timeout=600)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+
+    resumed, uninterrupted = (keras.models.load_model(d / "model.keras") for d in
+                              (workdir, reference))
+    assert int(resumed.optimizer.iterations) == 3 * 20
+    for mine, theirs in zip(resumed.weights, uninterrupted.weights):
+        assert np.abs(np.asarray(mine) - np.asarray(theirs)).max() <= 1e-6, mine.path
+    for mine, theirs in zip(resumed.optimizer.variables, uninterrupted.optimizer.variables):
+        assert np.abs(np.asarray(mine) - np.asarray(theirs)).max() <= 1e-6, mine.path
+    history = json.loads((workdir / "history.json").read_text())
+    expected = json.loads((reference / "history.json").read_text())
+    assert history["epoch"] == [1, 2, 3]
+    np.testing.assert_allclose(history["loss"], expected["loss"], rtol=1e-5)
+    np.testing.assert_allclose(history["val_loss"], expected["val_loss"], rtol=1e-5)
+
+    # Killed after the last epoch's backup, before the final files: the re-run trains nothing
+    # and still writes every epoch's history.
+    (reference / "model.keras").unlink()
+    (reference / "history.json").unlink()
+    last = subprocess.run(command(reference), cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+    assert last.returncode == 0, last.stderr[-3000:]
+    assert not re.findall(r"Epoch (\d)/3", last.stdout)
+    assert json.loads((reference / "history.json").read_text()) == expected
