@@ -1,0 +1,15 @@
+"""The stages of the CIFAR-10 proof, in order: each a `train.py` run of a config of this folder,
+on the data split it names, from the pretrained encoder (`init`) or without one."""
+
+from experiments.stage import Stage
+
+DATA = "cifar10"  # the extracted ../shared/data/cifar10-jpeg archive, in the runs folder
+STAGES = (
+    Stage("pretrain", "pretrain.py", train="train[:45000]", eval="train[45000:]"),
+    Stage("knn_pretrained", "knn.py", init="pretrain"),
+    Stage("knn_random", "knn.py"),
+    Stage("linprobe_pretrained", "linprobe.py", init="pretrain"),
+    Stage("linprobe_random", "linprobe.py"),
+    Stage("finetune_pretrained", "finetune.py", init="pretrain"),
+    Stage("finetune_scratch", "finetune.py"),
+)

@@ -1,0 +1,128 @@
+"""An experiment's results, written from its stage records: `results/<experiment>.json`, the
+curves and reconstructions as PNGs, and the README's results table between its markers."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+# summary field: (its stage for the pretrained encoder, for the baseline, the stage's value)
+SUMMARY = {
+    "knn_top1": ("knn_pretrained", "knn_random", "knn_top1"),
+    "linear_probe_top1": ("linprobe_pretrained", "linprobe_random", "val_accuracy"),
+    "finetune_top1": ("finetune_pretrained", "finetune_scratch", "val_accuracy"),
+}
+BASELINES = {"knn_top1": "random", "linear_probe_top1": "random", "finetune_top1": "scratch"}
+
+
+def summary(stages):
+    """{"knn_top1": {"pretrained": .., "random": ..}, ...}; None where a stage has not run."""
+    def value(stage, field):
+        return stages[stage]["result"].get(field) if stage in stages else None
+
+    return {name: {"pretrained": value(pretrained, field), BASELINES[name]: value(base, field)}
+            for name, (pretrained, base, field) in SUMMARY.items()}
+
+
+def write(experiment, records, results_dir, runs):
+    """Merge `records` into `results_dir/<experiment>.json` and redraw the report from it."""
+    results_dir = pathlib.Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{experiment}.json"
+    stages = json.loads(path.read_text())["stages"] if path.exists() else {}
+    stages.update(records)
+    results = {"summary": summary(stages), "stages": stages}
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    draw_curves(results, results_dir / f"{experiment}_curves.png")
+    reconstructions = results_dir / f"{experiment}_reconstructions.png"
+    if "pretrain" in stages and not reconstructions.exists():
+        draw_reconstructions(runs, reconstructions)
+    if README.exists():
+        update_readme(README, experiment, results)
+    return results
+
+
+def results_table(results):
+    """The README's Markdown table of an experiment's summary (test top-1, in %)."""
+    def cell(value):
+        return "running" if value is None else f"{100 * value:.1f}"
+
+    rows = ["| test top-1 (%) | pretrained with keras_mae | baseline | difference |",
+            "| --- | --- | --- | --- |"]
+    names = {"knn_top1": "k-NN (k=20, mean patch token)", "linear_probe_top1": "linear probe",
+             "finetune_top1": "fine-tuning"}
+    for field, label in names.items():
+        values = results["summary"][field]
+        pretrained, baseline = values["pretrained"], values[BASELINES[field]]
+        difference = ("" if None in (pretrained, baseline)
+                      else f"{100 * (pretrained - baseline):+.1f}")
+        rows.append(f"| {label} | {cell(pretrained)} | {cell(baseline)} "
+                    f"({BASELINES[field]} init) | {difference} |")
+    rows.append("")
+    rows.append("| stage | epochs | wall time | CPU |")
+    rows.append("| --- | --- | --- | --- |")
+    for name, stage in results["stages"].items():
+        rows.append(f"| {name} | {stage['epochs'] or '-'} | {stage['wall_time_s'] / 60:.0f} min "
+                    f"| {stage['cpu']} |")
+    return "\n".join(rows)
+
+
+def update_readme(readme, experiment, results):
+    """Replace the text between `<!-- <experiment>-results -->` and `<!-- /<experiment>-results
+    -->` in the README by the table of `results`."""
+    start, end = f"<!-- {experiment}-results -->", f"<!-- /{experiment}-results -->"
+    text = readme.read_text()
+    if start not in text:
+        return
+    before, rest = text.split(start, 1)
+    after = rest.split(end, 1)[1]
+    readme.write_text(f"{before}{start}\n{results_table(results)}\n{end}{after}")
+
+
+def draw_curves(results, path):
+    """Pretraining loss and held-out k-NN per epoch; fine-tuning and probing accuracy per epoch
+    for both initialisations."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    stages = results["stages"]
+    figure, axes = pyplot.subplots(1, 3, figsize=(15, 4))
+    pretrain = stages.get("pretrain", {}).get("curve", [])
+    if pretrain:
+        epochs = [point["epoch"] for point in pretrain]
+        axes[0].plot(epochs, [p["loss"] for p in pretrain], label="training loss")
+        axes[0].plot(epochs, [p.get("val_loss") for p in pretrain], label="held-out loss")
+        knn = [(p["epoch"], 100 * p["knn_top1"]) for p in pretrain if "knn_top1" in p]
+        twin = axes[0].twinx()
+        twin.plot(*zip(*knn), "o-", color="tab:green", label="k-NN top-1 (held-out)")
+        twin.set_ylabel("k-NN top-1 (%)")
+        twin.legend(loc="center right")
+    axes[0].set(title="MAE pretraining", xlabel="epoch", ylabel="loss (norm-pix MSE)")
+    axes[0].legend(loc="upper right")
+    for axis, task in zip(axes[1:], ("finetune", "linprobe")):
+        for name, label in ((f"{task}_pretrained", "MAE-pretrained"),
+                            (f"{task}_scratch", "from scratch"), (f"{task}_random", "random")):
+            curve = stages.get(name, {}).get("curve", [])
+            if curve:
+                axis.plot([p["epoch"] for p in curve], [100 * p["val_accuracy"] for p in curve],
+                          label=label)
+        title = "fine-tuning" if task == "finetune" else "linear probe"
+        axis.set(title=f"{title}: test top-1", xlabel="epoch", ylabel="top-1 (%)")
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+
+
+def draw_reconstructions(runs, path):
+    """The paper's figure for one test image of each class, by the pretrained model."""
+    test = runs / "data" / "cifar10" / "test"
+    images = [str(sorted(folder.iterdir())[0]) for folder in sorted(test.iterdir())]
+    subprocess.run([sys.executable, "-m", "keras_mae.visualize",
+                    f"--checkpoint={runs / 'pretrain' / 'model.keras'}",
+                    f"--images={','.join(images)}", f"--num_images={len(images)}",
+                    f"--output={path}"], cwd=REPO, check=True)

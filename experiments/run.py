@@ -1,0 +1,75 @@
+"""Run an experiment's stages in order, each resumable, then write its results and report.
+
+    python experiments/run.py cifar10                       # ~/keras_mae_runs/cifar10
+    python experiments/run.py cifar10 --stages pretrain     # some stages only
+
+A finished stage is skipped; an interrupted one (a killed process, an ended session) resumes
+from its backup when the same command runs again. After every finished stage,
+`results/<experiment>.json` and the report (plots, the README's table) are written anew.
+"""
+
+import argparse
+import importlib
+import pathlib
+import shlex
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.bench_common import extract_cifar  # noqa: E402
+from experiments import report, stage  # noqa: E402
+
+ARCHIVES = {"cifar10": REPO.parent / "shared" / "data" / "cifar10-jpeg" /
+            "cifar10-jpeg-q75.tar.gz"}
+
+
+def prepare_data(experiment, runs, data_name):
+    """The experiment's image folders, extracted once from ../shared/data into the runs folder."""
+    root = runs / "data" / data_name
+    if not (root / ".complete").exists():
+        print(f"extracting {ARCHIVES[experiment]} into {root}", flush=True)
+        extract_cifar(ARCHIVES[experiment], root, per_class=10**9)
+        (root / ".complete").touch()
+    return root
+
+
+def run_experiment(experiment, runs, only=(), overrides=(), results_dir=REPO / "results"):
+    """Run the stages of `experiments/<experiment>/stages.py` (or those in `only`); returns
+    {stage name: record} of the finished ones."""
+    definition = importlib.import_module(f"experiments.{experiment}.stages")
+    data_root = prepare_data(experiment, runs, definition.DATA)
+    records = {}
+    for each in definition.STAGES:
+        if only and each.name not in only:
+            continue
+        records[each.name] = stage.run(each, REPO / "experiments" / experiment, runs,
+                                       data_root, overrides)
+        report.write(experiment, records, results_dir, runs)
+    return records
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("experiment", help="a folder of experiments/, e.g. cifar10")
+    parser.add_argument("--runs", type=pathlib.Path, default=None,
+                        help="work directories of the stages (default ~/keras_mae_runs/<name>)")
+    parser.add_argument("--stages", default="", help="comma-separated stage names to run")
+    parser.add_argument("--set", action="append", default=[],
+                        help="a config override for every stage run, e.g. --set epochs=1")
+    parser.add_argument("--results", type=pathlib.Path, default=REPO / "results",
+                        help="where results/<experiment>.json and the plots go")
+    args = parser.parse_args()
+    runs = (args.runs or pathlib.Path.home() / "keras_mae_runs" / args.experiment).expanduser()
+    try:
+        run_experiment(args.experiment, runs.resolve(),
+                       [s for s in args.stages.split(",") if s], args.set, args.results)
+    except subprocess.CalledProcessError as error:
+        sys.exit(f"A stage failed (exit status {error.returncode}): {shlex.join(error.cmd)}\n"
+                 "Fix what it printed and run the same command again: finished stages are "
+                 "skipped and the failed one resumes from its backup.")
+
+
+if __name__ == "__main__":
+    main()

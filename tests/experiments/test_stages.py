@@ -1,0 +1,86 @@
+"""The experiment runner: stages resume after a kill, finished ones are skipped, and what they
+record is what the README's results are generated from."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from experiments import report, stage
+from experiments.stage import Stage
+
+from conftest import REPO
+
+SMOKE = ["epochs=2", "steps_per_epoch=2", "batch_size=32", "eval_steps=2", "knn.bank_size=64",
+         "knn.every_epochs=1", "figure_every_epochs=1"]
+
+
+def _backed_up_epoch(workdir):
+    states = sorted(workdir.glob("backup/state-*/training_metadata.json"))
+    return max((json.loads(s.read_text())["epoch"] for s in states), default=0)
+
+
+def test_a_killed_stage_resumes_and_a_finished_one_is_skipped(cifar_folder, tmp_path):
+    pretrain = Stage("pretrain", "pretrain.py", train="train[:3600]", eval="train[3600:]")
+    experiment_dir = REPO / "experiments" / "cifar10"
+    runner = ("import sys; sys.path.insert(0, {repo!r})\n"
+              "from experiments import stage\n"
+              "from experiments.stage import Stage\n"
+              "import pathlib\n"
+              "stage.run(Stage('pretrain', 'pretrain.py', train='train[:3600]', "
+              "eval='train[3600:]'), pathlib.Path({exp!r}), pathlib.Path({runs!r}), "
+              "pathlib.Path({data!r}), {smoke!r})").format(
+        repo=str(REPO), exp=str(experiment_dir), runs=str(tmp_path), data=str(cifar_folder),
+        smoke=SMOKE)
+    first = subprocess.Popen([sys.executable, "-c", runner], cwd=REPO, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while _backed_up_epoch(tmp_path / "pretrain") < 1 and first.poll() is None:
+            assert time.monotonic() < deadline, "no backup of epoch 1 within 300 s"
+            time.sleep(0.2)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the runner and its train.py
+        first.wait()
+    assert not (tmp_path / "pretrain" / "stage.json").exists()
+
+    record = stage.run(pretrain, experiment_dir, tmp_path, cifar_folder, SMOKE)
+    assert [point["epoch"] for point in record["curve"]] == [1, 2]  # epoch 1 kept
+    assert all("knn_top1" in point and "loss" in point for point in record["curve"])
+    attempts = json.loads((tmp_path / "pretrain" / "attempts.json").read_text())
+    assert len(attempts) == 2 and attempts[0]["end"] is None
+    assert record["wall_time_s"] > attempts[1]["end"] - attempts[1]["start"]
+    for field in ("command", "commit", "seed", "cpu", "wall_time_s", "epochs", "curve"):
+        assert field in record, field
+
+    stage_file = tmp_path / "pretrain" / "stage.json"
+    written = stage_file.stat().st_mtime_ns
+    assert stage.run(pretrain, experiment_dir, tmp_path, cifar_folder, SMOKE) == record
+    assert stage_file.stat().st_mtime_ns == written  # skipped: nothing ran or was rewritten
+
+
+def test_the_readme_table_is_generated_from_the_committed_results():
+    results_file = REPO / "results" / "cifar10.json"
+    results = (json.loads(results_file.read_text()) if results_file.exists()
+               else {"summary": report.summary({}), "stages": {}})  # before any stage ended
+    assert set(results["summary"]) == {"knn_top1", "linear_probe_top1", "finetune_top1"}
+    for stage_record in results["stages"].values():
+        for field in ("command", "commit", "seed", "cpu", "wall_time_s", "epochs", "curve"):
+            assert field in stage_record, field
+    readme = (REPO / "README.md").read_text()
+    assert report.results_table(results) in readme
+
+
+def test_the_summary_pairs_each_pretrained_stage_with_its_baseline():
+    stages = {"knn_pretrained": {"result": {"knn_top1": 0.5}},
+              "knn_random": {"result": {"knn_top1": 0.3}},
+              "finetune_scratch": {"result": {"val_accuracy": 0.6}}}
+    assert report.summary(stages) == {
+        "knn_top1": {"pretrained": 0.5, "random": 0.3},
+        "linear_probe_top1": {"pretrained": None, "random": None},
+        "finetune_top1": {"pretrained": None, "scratch": 0.6},
+    }
