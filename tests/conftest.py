@@ -105,3 +105,57 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped where every test must run (KERAS_MAE_NO_SKIPS=1): {reason}"
+
+
+def numpy_patchify(images, patch_size):
+    """[B, H, W, C] -> [B, L, p*p*C] in NumPy: patches in rows, each (row, column, channel)."""
+    batch, height, width, channels = images.shape
+    rows, cols, p = height // patch_size, width // patch_size, patch_size
+    x = np.asarray(images).reshape(batch, rows, p, cols, p, channels).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(batch, rows * cols, p * p * channels)
+
+
+def numpy_unpatchify(patches, patch_size, grid_size, channels):
+    """The inverse of `numpy_patchify`: [B, L, p*p*C] -> [B, H, W, C]."""
+    (rows, cols), p = grid_size, patch_size
+    x = np.asarray(patches).reshape(-1, rows, cols, p, p, channels).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(-1, rows * p, cols * p, channels)
+
+
+def numpy_mask(noise, mask_ratio):
+    """[B, L] 1 where a patch is removed: the int(L * (1 - ratio)) lowest-noise patches stay."""
+    keep = int(noise.shape[1] * (1 - mask_ratio))
+    ranks = np.argsort(np.argsort(noise, axis=1), axis=1)
+    return (ranks >= keep).astype(np.float32)
+
+
+def numpy_reconstruction(images, pred, mask, patch_size, norm_pix):
+    """The reference demo's pictures in NumPy, in the space of the normalised `images`:
+    masked = patches * (1 - mask), reconstruction = pred, pasted = masked + pred * mask; with
+    norm_pix, pred * sqrt(unbiased patch variance + 1e-6) + patch mean first."""
+    images = np.asarray(images, np.float64)
+    patches = numpy_patchify(images, patch_size)
+    pred = np.asarray(pred, np.float64)
+    if norm_pix:
+        mean = patches.mean(-1, keepdims=True)
+        pred = pred * np.sqrt(patches.var(-1, ddof=1, keepdims=True) + 1e-6) + mean
+    mask = np.asarray(mask, np.float64)[:, :, None]
+    grid, channels = (images.shape[1] // patch_size, images.shape[2] // patch_size), images.shape[3]
+    back = lambda x: numpy_unpatchify(x, patch_size, grid, channels)
+    return {"masked": back(patches * (1 - mask)), "reconstruction": back(pred),
+            "pasted": back(patches * (1 - mask) + pred * mask)}
+
+
+@pytest.fixture
+def child_processes():
+    """A list for the `subprocess.Popen`s a test starts: whatever is still running when the test
+    ends (a failed assertion, a timeout) is killed and reaped, not left behind."""
+    processes = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        try:
+            process.communicate(timeout=60)
+        except Exception:  # noqa: BLE001 - teardown must reach every process
+            pass

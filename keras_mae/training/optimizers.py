@@ -25,11 +25,10 @@ def warmup_cosine(peak_lr, total_steps, warmup_steps, min_lr=0.0):
 
 
 def no_weight_decay_variables(model):
-    """Norm scales and offsets, biases (every weight with <= 1 dim) and the cls/mask tokens."""
-    return [
-        v for v in model.trainable_variables
-        if len(v.shape) <= 1 or v.name in ("cls_token", "mask_token")
-    ]
+    """Norm scales and offsets and biases: every weight with <= 1 dim. As the reference's
+    pretraining (timm's `add_weight_decay` without a skip list), the cls and mask tokens
+    ([1, 1, D]) are decayed."""
+    return [v for v in model.trainable_variables if len(v.shape) <= 1]
 
 
 def pretraining_adamw(model, learning_rate, weight_decay=0.05, beta_1=0.9, beta_2=0.95):

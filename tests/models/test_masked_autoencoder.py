@@ -96,17 +96,40 @@ def test_every_trainable_weight_gets_a_finite_gradient(tiny_config):
 
 
 def test_initialisation_follows_the_reference(tiny_config):
+    """The reference's `initialize_weights`: xavier-uniform nn.Linear weights with zero biases,
+    LayerNorm 1 and 0, N(0, 0.02) cls and mask tokens, xavier on the patch embedding's
+    [D, p*p*C] view."""
     model = MaskedAutoencoder.from_preset("mae_vit_tiny_patch4_32", seed=3)
     weights = {path: np.asarray(w) for path, w in model_weights(model).items()}
+    block_linears = ("attn/qkv", "attn/proj", "mlp/fc1", "mlp/fc2")
+    linears = {f"backbone/block_{i}/{name}" for i in range(12) for name in block_linears}
+    linears |= {f"decoder/block_{i}/{name}" for i in range(4) for name in block_linears}
+    linears |= {"decoder/embed", "decoder/pred"}
+    kernels = {path.rsplit("/", 1)[0] for path, w in weights.items()
+               if path.endswith("/kernel") and w.ndim == 2}
+    assert kernels == linears  # every nn.Linear of the reference, and nothing else
+    for layer in sorted(linears):
+        kernel, bias = weights[f"{layer}/kernel"], weights[f"{layer}/bias"]
+        fan_in, fan_out = kernel.shape
+        limit = np.sqrt(6 / (fan_in + fan_out))
+        assert np.abs(kernel).max() <= limit, layer
+        # Uniform(-a, a) has std a / sqrt(3). The smallest kernel here has 128 x 48 = 6144
+        # values: the sample std's relative standard error is sqrt(0.8 / (4 n)) < 0.6 %, so
+        # 5 % is > 8 standard errors (a normal or He init would be off by 20 % or more).
+        np.testing.assert_allclose(kernel.std(), limit / np.sqrt(3), rtol=0.05, err_msg=layer)
+        assert abs(kernel.mean()) < 0.05 * limit, layer
+        np.testing.assert_array_equal(bias, 0, err_msg=layer)
+    norms = {path for path in weights if path.endswith(("/gamma", "/beta"))}
+    assert len(norms) == 2 * (2 * 12 + 1 + 2 * 4 + 1)  # norm1, norm2 per block and a final norm
+    for path in norms:
+        np.testing.assert_array_equal(weights[path], 1 if path.endswith("gamma") else 0, path)
+    # N(0, 0.02) over D = 192 / 128 values: the sample std's relative error is ~5-6 %.
     np.testing.assert_allclose(weights["backbone/cls_token"].std(), 0.02, rtol=0.25)
     np.testing.assert_allclose(weights["decoder/mask_token"].std(), 0.02, rtol=0.25)
-    qkv = weights["backbone/block_0/attn/qkv/kernel"]
-    assert np.abs(qkv).max() <= np.sqrt(6 / (192 + 576))
-    np.testing.assert_array_equal(weights["backbone/block_0/attn/qkv/bias"], 0)
-    np.testing.assert_array_equal(weights["backbone/norm/gamma"], 1)
     patch_kernel = weights["backbone/patch_embed/projection/kernel"]
     limit = np.sqrt(6 / (4 * 4 * 3 + 192))  # xavier on the [D, p*p*C] view
     assert np.abs(patch_kernel).max() <= limit and np.abs(patch_kernel).max() > 0.9 * limit
+    np.testing.assert_allclose(patch_kernel.std(), limit / np.sqrt(3), rtol=0.05)
 
 
 def test_keras_file_round_trip_gives_identical_outputs(tiny_config, tmp_path):
@@ -123,16 +146,38 @@ def test_keras_file_round_trip_gives_identical_outputs(tiny_config, tmp_path):
     np.testing.assert_array_equal(loaded.encode(images), model.encode(images))
 
 
-def test_weight_decay_spares_norms_biases_and_tokens(tiny_config):
+def reference_pretraining_decays(name, ndim):
+    """Whether the reference's pretraining decays a weight: timm's `add_weight_decay(model, wd)`
+    (no skip list) spares 1-D parameters and biases and decays everything else."""
+    return not (ndim == 1 or name.endswith("/bias"))
+
+
+def test_weight_decay_spares_exactly_norms_and_biases_and_decays_the_tokens(tiny_config):
     model = make_mae(**tiny_config)
+    named = model_weights(model)
+    trainable = {name: w for name, w in named.items() if w.trainable}
+    # The fixed sin-cos tables are not parameters in the reference: nothing trains them.
+    assert {name for name, w in named.items() if not w.trainable} == {
+        "backbone/pos_embed", "decoder/pos_embed"}
+    assert {w.path for w in trainable.values()} == {w.path for w in model.trainable_weights}
+    # Biases and LayerNorm offsets start at 0, where decay could not move them: start every
+    # weight at a random value of magnitude 0.5-1.5.
+    rng = np.random.default_rng(0)
+    for weight in trainable.values():
+        value = rng.uniform(0.5, 1.5, weight.shape) * rng.choice([-1.0, 1.0], weight.shape)
+        weight.assign(value.astype("float32"))
+    before = {name: np.asarray(w) for name, w in trainable.items()}
     optimizer = adamw(model, learning_rate=0.1, weight_decay=0.5)
-    before = {w.path: np.asarray(w) for w in model.trainable_weights}
     # With zero gradients, Adam's step is zero, so only decoupled weight decay moves weights.
-    optimizer.apply([tf.zeros_like(w) for w in model.trainable_weights], model.trainable_weights)
-    for weight in model.trainable_weights:
-        moved = not np.array_equal(before[weight.path], np.asarray(weight))
-        should_decay = len(weight.shape) > 1 and weight.name not in ("cls_token", "mask_token")
-        assert moved == should_decay, weight.path
+    optimizer.apply([tf.zeros_like(w) for w in trainable.values()], list(trainable.values()))
+    decayed = set()
+    for name, weight in trainable.items():
+        decays = reference_pretraining_decays(name, len(weight.shape))
+        expected = before[name] * (1 - 0.1 * 0.5) if decays else before[name]
+        np.testing.assert_allclose(np.asarray(weight), expected, rtol=1e-6, err_msg=name)
+        decayed |= {name} if decays else set()
+    assert {"backbone/cls_token", "decoder/mask_token"} <= decayed  # [1, 1, D]: decayed
+    assert "backbone/norm/beta" not in decayed and "decoder/pred/bias" not in decayed
 
 
 @pytest.mark.parametrize("batch_form", ["images", "pair", "dict"])

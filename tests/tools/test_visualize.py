@@ -4,12 +4,13 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_mae import MaskedAutoencoder
 from keras_mae.visualize import load_images, make_grid, reconstruction_panels
 
-from conftest import REPO
+from conftest import REPO, numpy_mask, numpy_reconstruction, numpy_unpatchify
 
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
@@ -30,18 +31,34 @@ def test_grid_has_a_row_per_image_and_four_columns():
     assert grid[0, 0, 0] == 0 and grid[0, 3 * 26, 0] == round(0.75 * 255)  # column order
 
 
-def test_visible_patches_in_the_last_column_are_the_input_pixels(cifar_folder):
+@pytest.mark.parametrize("norm_pix_loss", [True, False])
+def test_the_four_columns_are_image_masked_prediction_and_pasted_as_numpy_composes_them(
+        cifar_folder, norm_pix_loss):
     pixels = held_out_pixels(cifar_folder, 4)
-    model = MaskedAutoencoder.from_preset("mae_vit_micro_patch4_32", norm_pix_loss=True, seed=0)
+    model = MaskedAutoencoder.from_preset("mae_vit_micro_patch4_32", norm_pix_loss=norm_pix_loss,
+                                          seed=0)
     noise = np.random.default_rng(0).random((4, model.num_patches)).astype(np.float32)
-    grid = make_grid(reconstruction_panels(model, normalise(pixels), CIFAR_MEAN, CIFAR_STD, noise))
-    mask = np.asarray(model(normalise(pixels), noise=noise)["mask"]).reshape(4, 8, 8)
-    visible = np.repeat(np.repeat(mask == 0, 4, axis=1), 4, axis=2)
-    for row in range(4):
-        cells = [grid[row * 34:row * 34 + 32, col * 34:col * 34 + 32] for col in range(4)]
-        np.testing.assert_array_equal(cells[0], pixels[row])
-        np.testing.assert_array_equal(cells[3][visible[row]], pixels[row][visible[row]])
-        assert not np.array_equal(cells[2][~visible[row]], pixels[row][~visible[row]])
+    images = normalise(pixels)
+    panels = reconstruction_panels(model, images, CIFAR_MEAN, CIFAR_STD, noise)
+    mask = numpy_mask(noise, model.mask_ratio)
+    pred = np.asarray(model(images, noise=noise)["pred"])
+    expected = numpy_reconstruction(images, pred, mask, 4, norm_pix_loss)
+    expected["original"] = images
+    to_pixels = lambda x: np.clip(x * np.array(CIFAR_STD) + np.array(CIFAR_MEAN), 0, 1)
+    grid = make_grid(panels)
+    for col, name in enumerate(("original", "masked", "reconstruction", "pasted")):
+        np.testing.assert_allclose(panels[name], to_pixels(expected[name]), atol=1e-5,
+                                   err_msg=name)
+        for row in range(4):
+            cell = grid[row * 34:row * 34 + 32, col * 34:col * 34 + 32]
+            assert np.abs(cell - np.round(to_pixels(expected[name][row]) * 255)).max() <= 1, name
+    # In pixels: the first column is the input, removed patches show the data mean, visible
+    # patches of the last column are the input's.
+    np.testing.assert_array_equal(grid[:32, :32], pixels[0])
+    removed = numpy_unpatchify(np.repeat(mask[:, :, None], 48, -1), 4, (8, 8), 3) == 1
+    np.testing.assert_allclose(panels["masked"][removed[..., 0]],
+                               np.broadcast_to(CIFAR_MEAN, (removed[..., 0].sum(), 3)), atol=1e-6)
+    np.testing.assert_allclose(panels["pasted"][~removed], pixels[~removed] / 255, atol=1e-5)
 
 
 def patch_errors(original, prediction, mask):
@@ -63,7 +80,10 @@ def test_trained_model_reconstructs_held_out_images_better_than_patch_means(cifa
     means_image = patch_means.reshape(-1, 8, 8, 4, 4, 3).transpose(0, 1, 3, 2, 4, 5).reshape(-1, 32, 32, 3)
     model_error = patch_errors(original, panels["reconstruction"], mask)
     baseline = patch_errors(original, means_image, mask)
-    assert model_error < 0.9 * baseline, (model_error, baseline)
+    # Measured on an Intel Xeon (2 cores), pretraining seeds 0-2: 0.765, 0.747, 0.764 of the
+    # baseline. 0.82 leaves 0.055, three times the spread between the seeds (what another
+    # CPU's rounding changes).
+    assert model_error < 0.82 * baseline, (model_error, baseline)
 
 
 def test_training_logs_the_figure_to_tensorboard_every_epoch(cifar_run):

@@ -4,6 +4,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,13 +19,61 @@ SMALL_RUN = ["--config.batch_size=16", "--config.eval_steps=1", "--config.num_fi
 
 
 def free_ports(count):
+    """`count` free loopback ports and the sockets that hold them: close these just before the
+    processes that bind the ports start, so that no other process is handed them meanwhile."""
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+    return [s.getsockname()[1] for s in sockets], sockets
+
+
+# Another process can still take a port between its release and the worker's bind: such a
+# start is retried on fresh ports. (TF's gRPC server binds without SO_REUSEPORT.)
+BIND_FAILURE = re.compile(r"Address already in use|Could not start gRPC server|Failed to add port")
+
+
+def loopback_env(**variables):
+    """This environment for a child process, without proxies: gRPC would route 127.0.0.1
+    through an http_proxy."""
+    env = {key: value for key, value in os.environ.items() if key.lower() not in (
+        "http_proxy", "https_proxy", "all_proxy", "grpc_proxy")}
+    return {**env, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost",
+            **variables}
+
+
+def run_two_workers(workdir, child_processes, flags, attempts=3, timeout=600):
+    """`train.py` as the two workers of a 127.0.0.1 cluster: (return codes, outputs). A start
+    that fails to bind a port is retried on fresh ports; a worker left alone when the other
+    fails is stopped, not waited for."""
+    for attempt in range(attempts):
+        (ports, holders), logs = free_ports(2), [workdir.parent / f"worker{i}.log" for i in (0, 1)]
+        workers = [f"127.0.0.1:{port}" for port in ports]
+        for holder in holders:
+            holder.close()
+        processes = []
+        for index, log in enumerate(logs):
+            env = loopback_env(TF_CONFIG=json.dumps(
+                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
+            with open(log, "w") as output:
+                processes.append(subprocess.Popen(
+                    train_command(workdir, "configs/quickstart.py", *flags), cwd=REPO, env=env,
+                    stdout=output, stderr=subprocess.STDOUT))
+            child_processes.append(processes[-1])
+        deadline = time.time() + timeout
+        while any(p.poll() is None for p in processes) and not any(p.poll() for p in processes):
+            assert time.time() < deadline, "the two workers did not finish in time"
+            time.sleep(0.5)
+        for p in processes:  # one failed: its peer would wait for it until its own timeout
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        outputs = [log.read_text() for log in logs]
+        retry = attempt + 1 < attempts and any(p.returncode for p in processes) and any(
+            BIND_FAILURE.search(output) for output in outputs)
+        if not retry:
+            return [p.returncode for p in processes], outputs
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def train_command(workdir, config_file, *flags):
@@ -36,19 +85,12 @@ def fingerprint(output):
     return re.findall(r"final weights fingerprint: (\w+)", output)
 
 
-def test_two_workers_end_with_identical_weights_and_only_the_chief_keeps_files(tmp_path):
-    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    processes = []
-    for index in range(2):
-        env = dict(os.environ, TF_CONFIG=json.dumps(
-            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
-        processes.append(subprocess.Popen(
-            train_command(tmp_path / "run", "configs/quickstart.py",
-                          "--config.strategy=multi_worker",
-                          "--config.epochs=2", "--config.steps_per_epoch=3"),
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [p.communicate(timeout=600)[0] for p in processes]
-    assert [p.returncode for p in processes] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+def test_two_workers_end_with_identical_weights_and_only_the_chief_keeps_files(
+        tmp_path, child_processes):
+    codes, outputs = run_two_workers(
+        tmp_path / "run", child_processes,
+        ["--config.strategy=multi_worker", "--config.epochs=2", "--config.steps_per_epoch=3"])
+    assert codes == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
     chief, other = (fingerprint(o) for o in outputs)
     assert len(chief) == 1 and chief == other
     kept = sorted(p.name for p in (tmp_path / "run").iterdir())

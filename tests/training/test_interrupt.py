@@ -37,18 +37,29 @@ class CtrlCAt(keras.callbacks.Callback):
             signal.raise_signal(signal.SIGINT)
 
 
+def handler_found_before(signum, frame):
+    raise AssertionError("Ctrl-C reached the handler installed before the run")
+
+
 def test_ctrl_c_stops_at_the_next_step_and_backs_up_the_state_reached(tiny_config, tmp_path):
     images = np.random.default_rng(0).normal(size=(4, 16, 24, 3)).astype("float32")
     model = make_mae(**tiny_config)
     model.compile(optimizer="adamw", jit_compile=False)
     backup = AtomicBackupAndRestore(str(tmp_path / "backup"))
     interrupt = StopOnInterrupt(backup)
-    with pytest.raises(Interrupted, match="Ctrl-C in epoch 2, after step 6.*Resume with the "
-                                          "same command"):
-        with interrupt.catching_interrupts():
-            model.fit(tf.data.Dataset.from_tensors(images).repeat(), epochs=3, steps_per_epoch=3,
-                      verbose=0, callbacks=[interrupt, backup, CtrlCAt(step=5)])
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Whatever handler the run finds (Python's default, or SIG_IGN under a shell that runs
+    # the tests in the background), it gives it back: here one of the test's own.
+    original = signal.signal(signal.SIGINT, handler_found_before)
+    try:
+        with pytest.raises(Interrupted, match="Ctrl-C in epoch 2, after step 6.*Resume with "
+                                              "the same command"):
+            with interrupt.catching_interrupts():
+                model.fit(tf.data.Dataset.from_tensors(images).repeat(), epochs=3,
+                          steps_per_epoch=3, verbose=0,
+                          callbacks=[interrupt, backup, CtrlCAt(step=5)])
+        assert signal.getsignal(signal.SIGINT) is handler_found_before
+    finally:
+        signal.signal(signal.SIGINT, original)
     newest = max((tmp_path / "backup").glob("state-*"), key=lambda p: int(p.name.split("-")[1]))
     assert json.loads((newest / "training_metadata.json").read_text())["epoch"] == 1  # mid-epoch 2
     with h5py.File(newest / "model.weights.h5") as weights:
@@ -56,7 +67,8 @@ def test_ctrl_c_stops_at_the_next_step_and_backs_up_the_state_reached(tiny_confi
 
 
 @pytest.mark.slow
-def test_ctrl_c_on_train_py_exits_cleanly_and_the_same_command_resumes(cifar_folder, tmp_path):
+def test_ctrl_c_on_train_py_exits_cleanly_and_the_same_command_resumes(cifar_folder, tmp_path,
+                                                                      child_processes):
     workdir = tmp_path / "run"
     command = [
         sys.executable, "train.py", "--config", "configs/cifar10.py", "--workdir", str(workdir),
@@ -67,6 +79,7 @@ def test_ctrl_c_on_train_py_exits_cleanly_and_the_same_command_resumes(cifar_fol
     ]
     first = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
+    child_processes.append(first)  # killed if the test ends before it does
     deadline = time.time() + 400
     while not (workdir / "checkpoints" / "epoch_001.keras").exists():
         assert first.poll() is None and time.time() < deadline, "first run ended early"

@@ -5,6 +5,7 @@ import pytest
 
 import keras
 from keras_mae import ViTBackbone, ViTClassifier
+from keras_mae.convert.weights import model_weights
 from keras_mae.models.presets import split_arguments
 from keras_mae.training.optimizers import LARS, LayerDecayAdamW, vit_layer_id
 
@@ -27,18 +28,50 @@ def test_layer_ids_follow_the_reference(path, layer):
     assert vit_layer_id(path, num_layers=2) == layer
 
 
+def reference_finetuning_groups(name, ndim, num_layers):
+    """(lr scale, decays) of a classifier weight by the reference's util/lr_decay.py
+    `param_groups_lrd`, from its name: layer 0 for cls_token, pos_embed and patch_embed, i + 1 for
+    block i, num_layers + 1 for the rest; no decay for 1-D weights and {pos_embed, cls_token}."""
+    parts = name.split("/")
+    if parts[:2] in (["backbone", "cls_token"], ["backbone", "pos_embed"],
+                     ["backbone", "patch_embed"]):
+        layer_id = 0
+    elif parts[0] == "backbone" and parts[1].startswith("block_"):
+        layer_id = int(parts[1].split("_")[1]) + 1
+    else:
+        layer_id = num_layers + 1
+    decays = not (ndim == 1 or parts[-1] in ("pos_embed", "cls_token"))
+    return 0.5 ** (num_layers + 1 - layer_id), decays
+
+
+def set_random_nonzero_weights(weights, seed=0):
+    """Every weight to values of magnitude 0.5-1.5 and random sign: biases and LayerNorm offsets
+    start at 0, where decay could not move them."""
+    rng = np.random.default_rng(seed)
+    for weight in weights:
+        magnitude = rng.uniform(0.5, 1.5, weight.shape)
+        weight.assign((magnitude * rng.choice([-1.0, 1.0], weight.shape)).astype("float32"))
+
+
 def test_weight_decay_is_scaled_by_each_layers_learning_rate():
     model = make_classifier()
+    named = {name: w for name, w in model_weights(model).items() if w.trainable}
+    set_random_nonzero_weights(named.values())
     optimizer = LayerDecayAdamW(0.1, num_layers=2, layer_decay=0.5, weight_decay=0.2)
-    before = {w.path: np.asarray(w) for w in model.trainable_weights}
+    before = {name: np.asarray(w) for name, w in named.items()}
     # Zero gradients: Adam's step is zero, so only decoupled weight decay moves weights.
-    optimizer.apply([np.zeros(w.shape, "float32") for w in model.trainable_weights],
-                    model.trainable_weights)
-    for weight in model.trainable_weights:
-        scale = 0.5 ** (3 - vit_layer_id(weight.path, 2))
-        decays = len(weight.shape) > 1 and weight.name not in ("cls_token", "pos_embed")
-        expected = before[weight.path] * (1 - 0.1 * scale * 0.2) if decays else before[weight.path]
-        np.testing.assert_allclose(np.asarray(weight), expected, rtol=1e-6, err_msg=weight.path)
+    optimizer.apply([np.zeros(w.shape, "float32") for w in named.values()], list(named.values()))
+    decayed = set()
+    for name, weight in named.items():
+        scale, decays = reference_finetuning_groups(name, len(weight.shape), num_layers=2)
+        # PyTorch's AdamW: p *= 1 - lr * weight_decay, with the group's lr = lr * scale.
+        expected = before[name] * (1 - 0.1 * scale * 0.2) if decays else before[name]
+        np.testing.assert_allclose(np.asarray(weight), expected, rtol=1e-6, err_msg=name)
+        decayed |= {name} if decays else set()
+    # The rule spares the cls token and the position table, decays every matrix else.
+    assert {"backbone/cls_token", "backbone/pos_embed"}.isdisjoint(decayed)
+    assert {"backbone/patch_embed/projection/kernel", "backbone/block_1/attn/qkv/kernel",
+            "head/kernel"} <= decayed
 
 
 def test_adam_steps_shrink_by_layer_decay_towards_the_input():

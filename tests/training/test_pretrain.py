@@ -66,6 +66,11 @@ def test_short_pretraining_on_real_cifar10_beats_the_patch_mean_baseline(cifar_f
     config, _, _, history = cifar_run
     held_out = history.history["val_loss"]
     baseline = patch_mean_baseline(cifar_folder, config)
+    # Per-patch normalised targets have an unbiased variance of 1: the mean-square of 48 of them
+    # is 47/48 ~ 0.98 when nearly every patch has some variance (flat patches give 0).
     assert 0.9 < baseline < 1.0
-    assert held_out[-1] < 0.85 * baseline, (held_out, baseline)  # measured: ~0.81x
+    # Measured on an Intel Xeon (2 cores), pretraining seeds 0-2: 0.808, 0.793, 0.807 of the
+    # baseline after 4 epochs (0.847 after the first). 0.85 leaves 0.04, over twice the spread
+    # between the seeds, which is what another CPU's rounding changes.
+    assert held_out[-1] < 0.85 * baseline, (held_out, baseline)
     assert held_out[-1] < held_out[0]
