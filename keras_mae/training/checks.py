@@ -13,6 +13,7 @@ from keras_mae.errors import InputError
 from keras_mae.layers.masking import num_visible
 from keras_mae.layers.patching import check_patch_grid, image_size_pair
 from keras_mae.models.classifier import POOLINGS
+from keras_mae.models.masked_autoencoder import LOSS_ON
 from keras_mae.models.presets import preset_arguments
 from keras_mae.training.config import (
     NAN_POLICIES, SOURCES, default_config, finetune_config, knn_config, linprobe_config,
@@ -41,6 +42,8 @@ def check_config(config):
         )
     if config.task in ("finetune", "linprobe"):
         _check_choice("model.pooling", config.model.pooling, POOLINGS)
+    if config.task == "pretrain":
+        _check_choice("model.loss_on", config.model.loss_on, LOSS_ON)
     fields = field_paths(config)
     for name, least in (("batch_size", 1), ("epochs", 1), ("figure_every_epochs", 1),
                         ("knn.k", 1), ("knn.every_epochs", 0), ("knn.bank_size", 0)):
@@ -105,10 +108,12 @@ def _close_field(path, known, flag=None):
 def architecture(config):
     """The flat constructor arguments of the model a run config describes (refuses unknown
     presets)."""
+    decoder_num_layers = config.model.get("decoder_num_layers", -1)
     backbone, task = preset_arguments(
         config.model.preset,
         image_size=image_size_pair(config.data.image_size),
         num_channels=config.data.num_channels,
+        **({"decoder_num_layers": decoder_num_layers} if decoder_num_layers >= 0 else {}),
     )
     return {**backbone, **task}
 

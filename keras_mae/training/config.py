@@ -18,6 +18,11 @@ def default_config():
     config.model.mask_ratio = 0.75  # Fraction of patches removed per image (paper: 0.75).
     config.model.norm_pix_loss = True  # Targets normalised per patch (paper's default recipe).
     config.model.remat = False  # Recompute blocks in the backward pass: less memory, slower steps.
+    # The paper's ablations (table 1): decoder blocks (-1: the preset's; 0: BERT's one linear
+    # layer), BERT's mask tokens in the encoder, the loss on "masked" (paper) or "all" patches.
+    config.model.decoder_num_layers = -1
+    config.model.mask_token_in_encoder = False
+    config.model.loss_on = "masked"
 
     config.data = ml_collections.ConfigDict()
     config.data.source = "sample"  # "sample" (bundled Fashion-MNIST), "tfds" or "folder".
@@ -149,7 +154,7 @@ def knn_config():
     config.init_checkpoint = ""  # The encoder: a .keras file, an official .pth or a HF folder.
     config.batch_size = 256  # Images per forward pass.
     config.knn.bank_size = 0
-    del config.model.mask_ratio, config.model.norm_pix_loss, config.model.remat
+    _delete_pretraining_model_fields(config)
     del config.data.crop_scale, config.knn.every_epochs, config.optim, config.epochs
     del config.num_figure_images, config.figure_every_epochs
     return config
@@ -160,7 +165,7 @@ def _evaluation_config(task):
     config = default_config()
     config.task = task
     config.init_checkpoint = ""  # The pretrained MAE: a .keras file, an official .pth or a HF folder.
-    del config.model.mask_ratio, config.model.norm_pix_loss, config.model.remat
+    _delete_pretraining_model_fields(config)
     del config.data.crop_scale
     config.optim = ml_collections.ConfigDict()
     config.optim.min_lr = 0.0  # Floor of the cosine schedule.
@@ -169,3 +174,10 @@ def _evaluation_config(task):
     del config.num_figure_images, config.figure_every_epochs  # Pretraining's figure.
     del config.knn
     return config
+
+
+def _delete_pretraining_model_fields(config):
+    """Evaluations take the encoder of a checkpoint (or a preset's): no MAE fields."""
+    for field in ("mask_ratio", "norm_pix_loss", "remat", "decoder_num_layers",
+                  "mask_token_in_encoder", "loss_on"):
+        del config.model[field]
