@@ -23,7 +23,7 @@ from keras_mae.errors import InputError
 from keras_mae.export import export_saved_model
 from keras_mae.training.callbacks import (
     AtomicBackupAndRestore, EpochCheckpoints, NonFiniteLossPolicy,
-    ReleaseFreedMemoryWhileCompiling, StopOnInterrupt, save_atomically,
+    ReleaseFreedMemoryWhileCompiling, StopOnInterrupt, TrainingThroughput, save_atomically,
 )
 from keras_mae.training.checks import check_config, check_workdir
 from keras_mae.training.distribute import (
@@ -113,6 +113,7 @@ def fit(job, model, train_ds, eval_ds, extra_callbacks=lambda: []):
         callbacks = [  # The stopping callbacks first: they stop before any other saves.
             NonFiniteLossPolicy(config.nan_policy, outdir),
             interrupt,
+            TrainingThroughput(config.batch_size),
             *extra_callbacks(),  # before the backup and the loggers, which see their logs
             backup,
             EpochCheckpoints(outdir / "checkpoints", keep=config.keep_checkpoints),
