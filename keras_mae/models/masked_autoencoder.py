@@ -106,6 +106,13 @@ class MaskedAutoencoder(Task):
             )
         self.built = True
 
+    def recipe_optimizer(self, learning_rate=None):
+        """The paper's pretraining optimiser (appendix A.1): AdamW(0.9, 0.95), weight decay
+        0.05 on matrices only, lr 1.5e-4 (the base lr: scale it by global batch / 256)."""
+        from keras_mae.training.optimizers import pretraining_adamw
+
+        return pretraining_adamw(self, 1.5e-4 if learning_rate is None else learning_rate)
+
     # --- forward --------------------------------------------------------------------------
 
     def call(self, images, noise=None, training=False):

@@ -27,8 +27,9 @@ from keras_mae.training.callbacks import (
 )
 from keras_mae.training.checks import check_config, check_workdir
 from keras_mae.training.distribute import (
-    check_global_batch, is_chief, jit_compile_for, make_strategy, split_cpu,
+    check_global_batch, is_chief, make_strategy, split_cpu,
 )
+from keras_mae.xla import jit_compile_for
 from keras_mae.training.optimizers import scaled_learning_rate, warmup_cosine
 
 

@@ -11,6 +11,7 @@ from keras_mae import MaskedAutoencoder
 from keras_mae.data import make_dataset, sample_source
 from keras_mae.training import distribute
 from keras_mae.training.config import default_config
+from keras_mae.xla import jit_compile_for
 
 from conftest import TINY, make_mae, random_batch
 
@@ -156,9 +157,9 @@ def test_global_batch_must_split_evenly_over_replicas():
 
 def test_xla_falls_back_only_for_cpu_mirrored(caplog):
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    assert distribute.jit_compile_for(tf.distribute.OneDeviceStrategy("/cpu:0"), True)
-    assert not distribute.jit_compile_for(mirrored, False)
-    assert not distribute.jit_compile_for(mirrored, True)
+    assert jit_compile_for(tf.distribute.OneDeviceStrategy("/cpu:0"), True)
+    assert not jit_compile_for(mirrored, False)
+    assert not jit_compile_for(mirrored, True)
     assert "XLA is off" in caplog.text
 
 
