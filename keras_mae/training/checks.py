@@ -16,7 +16,8 @@ from keras_mae.models.classifier import POOLINGS
 from keras_mae.models.masked_autoencoder import LOSS_ON
 from keras_mae.models.presets import preset_arguments
 from keras_mae.training.config import (
-    NAN_POLICIES, SOURCES, default_config, finetune_config, knn_config, linprobe_config,
+    NAN_POLICIES, SOURCES, default_config, evaluate_config, finetune_config, knn_config,
+    linprobe_config,
 )
 
 _FLOAT32_BYTES = 4
@@ -25,7 +26,7 @@ _BACKUP_COPIES = 3  # Two kept backups and the one being written.
 
 
 _TASK_CONFIGS = {"pretrain": default_config, "finetune": finetune_config,
-                 "linprobe": linprobe_config, "knn": knn_config}
+                 "linprobe": linprobe_config, "knn": knn_config, "evaluate": evaluate_config}
 
 
 def check_config(config):

@@ -11,7 +11,7 @@ NAN_POLICIES = ("stop", "skip")
 def default_config():
     """The paper's pretraining recipe (appendix A.1) on the bundled sample's data settings."""
     config = ml_collections.ConfigDict()
-    config.task = "pretrain"  # pretrain | finetune | linprobe | knn: what train.py runs.
+    config.task = "pretrain"  # pretrain | finetune | linprobe | knn | evaluate: what train.py runs.
 
     config.model = ml_collections.ConfigDict()
     config.model.preset = "mae_vit_base_patch16"  # Architecture; see keras_mae.list_presets().
@@ -39,6 +39,7 @@ def default_config():
 
     config.optim = ml_collections.ConfigDict()
     config.optim.base_lr = 1.5e-4  # lr = base_lr * global_batch / 256.
+    config.optim.lr = 0.0  # An absolute lr instead (the reference's --lr); 0 = from base_lr.
     config.optim.min_lr = 0.0  # Floor of the cosine schedule.
     config.optim.weight_decay = 0.05  # AdamW decay, not on norms, biases, tokens.
     config.optim.beta_1 = 0.9
@@ -160,6 +161,18 @@ def knn_config():
     return config
 
 
+def evaluate_config():
+    """Top-1 and top-5 of a classifier on the held-out images (task "evaluate"), as the
+    reference's `main_finetune.py --eval`: `init_checkpoint` is a fine-tuned classifier (a
+    `.keras` file or a released `mae_finetuned_*.pth`)."""
+    config = knn_config()
+    config.task = "evaluate"
+    del config.knn
+    config.augment = ml_collections.ConfigDict()
+    config.augment.crop_fraction = 0.875  # Held-out images: centre crop of this share (224/256).
+    return config
+
+
 def _evaluation_config(task):
     """The fields fine-tuning and probing share; data, scaling and run fields as pretraining."""
     config = default_config()
@@ -168,6 +181,7 @@ def _evaluation_config(task):
     _delete_pretraining_model_fields(config)
     del config.data.crop_scale
     config.optim = ml_collections.ConfigDict()
+    config.optim.lr = 0.0  # An absolute lr instead (the reference's --lr); 0 = from base_lr.
     config.optim.min_lr = 0.0  # Floor of the cosine schedule.
     config.augment = ml_collections.ConfigDict()
     config.augment.crop_fraction = 0.875  # Held-out images: centre crop of this share (224/256).

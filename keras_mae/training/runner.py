@@ -54,12 +54,17 @@ class Job:
                     epochs=self.config.epochs, steps_per_epoch=self.steps_per_epoch)
 
     def learning_rate_schedule(self):
-        """lr = base_lr x global batch / 256, warmed up linearly, then cosine per step."""
+        """lr = base_lr x global batch / 256 (or the absolute `optim.lr`, the reference's --lr
+        beside --blr), warmed up linearly, then cosine per step."""
         optim = self.config.optim
-        peak = scaled_learning_rate(optim.base_lr, self.config.batch_size)
-        logging.info("lr = base_lr %g x global batch %d / 256 = %g (%d replicas)",
-                     optim.base_lr, self.config.batch_size, peak,
-                     self.strategy.num_replicas_in_sync)
+        if optim.lr:
+            peak = optim.lr
+            logging.info("lr = %g (optim.lr; base_lr unused)", peak)
+        else:
+            peak = scaled_learning_rate(optim.base_lr, self.config.batch_size)
+            logging.info("lr = base_lr %g x global batch %d / 256 = %g (%d replicas)",
+                         optim.base_lr, self.config.batch_size, peak,
+                         self.strategy.num_replicas_in_sync)
         return warmup_cosine(peak, self.steps_per_epoch * self.config.epochs,
                              self.steps_per_epoch * optim.warmup_epochs, optim.min_lr)
 
