@@ -121,6 +121,8 @@ def finetune_config():
     config.augment.erase_probability = 0.25  # Random erasing.
     config.augment.mixup_alpha = 0.8  # 0 = off.
     config.augment.cutmix_alpha = 1.0  # 0 = off; with mixup, one of the two per batch.
+    config.augment.mixup_prob = 1.0  # Probability that a batch is mixed at all.
+    config.augment.mixup_switch_prob = 0.5  # With both on: probability of cutmix.
     config.augment.label_smoothing = 0.1
     return config
 
@@ -142,6 +144,8 @@ def linprobe_config():
     config.augment.erase_probability = 0.0
     config.augment.mixup_alpha = 0.0
     config.augment.cutmix_alpha = 0.0
+    config.augment.mixup_prob = 1.0
+    config.augment.mixup_switch_prob = 0.5
     config.augment.label_smoothing = 0.0
     return config
 

@@ -84,6 +84,7 @@ def train_classifier(config, workdir):
             seed=config.seed, crop_scale=tuple(augment.crop_scale),
             rand_augment=augment.rand_augment, erase_probability=augment.erase_probability,
             mixup_alpha=augment.mixup_alpha, cutmix_alpha=augment.cutmix_alpha,
+            mixup_prob=augment.mixup_prob, mixup_switch_prob=augment.mixup_switch_prob,
             label_smoothing=augment.label_smoothing, crop_fraction=augment.crop_fraction,
             **(job.training_data() if training else {}),
         )
