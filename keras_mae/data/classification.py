@@ -43,7 +43,7 @@ def centre_crop(image, size, crop_fraction):
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     scale = tf.reduce_max(tf.constant([height, width], tf.float32) / (crop_fraction * shape))
     scaled = tf.maximum(tf.cast(tf.round(shape * scale), tf.int32), [height, width])
-    resized = tf.image.resize(tf.cast(image, tf.float32), scaled, method="bicubic")
+    resized = tf.image.resize(tf.cast(image, tf.float32), scaled, method="bicubic", antialias=True)
     crop = tf.image.crop_to_bounding_box(
         resized, (scaled[0] - height) // 2, (scaled[1] - width) // 2, height, width
     )
