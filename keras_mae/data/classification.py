@@ -96,8 +96,9 @@ def make_classification_dataset(
         crop_seed, flip_seed, erase_seed = tf.unstack(tf.random.experimental.stateless_split(seeds, 3))
         image = random_resized_crop(image, crop_seed, image_size, crop_scale)
         image = tf.image.stateless_random_flip_left_right(image, flip_seed)
-        if randaugment is not None:
-            image = randaugment(image)
+        if randaugment is not None:  # keras-cv's RandAugment takes RGB images only
+            image = randaugment(image) if image.shape[-1] == 3 else tf.image.rgb_to_grayscale(
+                randaugment(tf.image.grayscale_to_rgb(image)))
         image = normalization.normalize(image)
         if erase_probability:
             image = random_erasing(image, erase_seed, erase_probability)

@@ -38,17 +38,14 @@ def sincos_2d(embed_dim, grid_size, cls_token=False):
 
 
 def add_sincos_weight(layer, hidden_dim, grid_size, trainable=False):
-    """Give `layer` a `pos_embed` weight [1, 1 + L, D] holding the 2-D sin-cos table (cls row 0).
-
-    Created non-trainable and made trainable afterwards if asked, so that the weight keeps its
-    place in the layer's weight order either way (a backbone can then be cloned by order).
-    """
+    """Give `layer` a `pos_embed` weight [1, 1 + L, D] holding the 2-D sin-cos table (cls row 0),
+    learnt if `trainable` (fine-tuning), fixed otherwise (pretraining). TensorFlow's gradient
+    tape watches only variables created trainable: the flag is set at creation, not after."""
     table = sincos_2d(hidden_dim, grid_size, cls_token=True)
     weight = layer.add_weight(
-        shape=(1, *table.shape), initializer="zeros", trainable=False, name="pos_embed"
+        shape=(1, *table.shape), initializer="zeros", trainable=trainable, name="pos_embed"
     )
     weight.assign(table[None])
-    weight.trainable = trainable
     return weight
 
 
