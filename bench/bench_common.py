@@ -58,7 +58,7 @@ def preset_architecture(name, **overrides):
     architecture = {**backbone, **task}
     preset = presets.get_preset(name)
     known = {*preset["backbone"], *preset["decoder"], *presets.BACKBONE_ARGUMENTS,
-             "mask_ratio", "norm_pix_loss", "seed"}
+             "mask_ratio", "norm_pix_loss", "seed", "mask_token_in_encoder", "loss_on"}
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise SystemExit(f"Unknown architecture field(s) {', '.join(unknown)}; known: "

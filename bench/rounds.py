@@ -105,7 +105,7 @@ class KerasContestant:
     """keras_mae's compiled training step (the `model.fit` one) or compiled `encode`."""
 
     def __init__(self, preset, batch, mode, jit_compile=True, steps_per_execution=1, warmup=2,
-                 model_class=None, overrides=None):
+                 overrides=None):
         import tensorflow as tf
 
         from keras_mae import MaskedAutoencoder
@@ -115,9 +115,9 @@ class KerasContestant:
         self.mode = mode
         self.traces = 0
         self.losses = []
-        model_class = model_class or MaskedAutoencoder
         overrides = overrides or {}
-        self.model = model_class.from_preset(preset, norm_pix_loss=True, seed=0, **overrides)
+        self.model = MaskedAutoencoder.from_preset(preset, norm_pix_loss=True, seed=0,
+                                                   **overrides)
         images = tf.constant(random_images(preset_architecture(preset, **overrides), batch))
         if mode == "infer":
             self.steps_per_call = 1

@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from bench_common import cpu_name, max_rss_mb, median, parse_overrides, preset_architecture
 from flops import step_flops
 from rounds import QUIET_MAX_WAIT_S, KerasContestant, interleave, speed_ratios, torch_contestant
-from variants import VARIANTS, model_class
+from variants import VARIANTS
 
 
 def parse_args(argv=None):
@@ -45,7 +45,7 @@ def parse_args(argv=None):
     parser.add_argument("--remat", action="store_true",
                         help="build the model with remat=True (blocks recomputed in the backward)")
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="library",
-                        help="a model variant (a subclass, see bench/variants.py)")
+                        help="a model variant (constructor arguments, see bench/variants.py)")
     parser.add_argument("--compare-torch", action="store_true",
                         help="also time the PyTorch reference (torch, transformers)")
     parser.add_argument("--torch-threads", type=int, default=2)
@@ -73,8 +73,8 @@ def keras_contestant(args):
     return KerasContestant(
         args.preset, args.batch, args.mode, jit_compile=not args.no_xla,
         steps_per_execution=args.steps_per_execution, warmup=args.warmup,
-        model_class=model_class(args.variant),
-        overrides={**parse_overrides(args.set), **({"remat": True} if args.remat else {})},
+        overrides={**parse_overrides(args.set), **VARIANTS[args.variant],
+                   **({"remat": True} if args.remat else {})},
     )
 
 

@@ -69,16 +69,16 @@ def results_table(results):
     return "\n".join(rows)
 
 
-def update_readme(readme, experiment, results):
+def update_readme(readme, experiment, results, table=None):
     """Replace the text between `<!-- <experiment>-results -->` and `<!-- /<experiment>-results
-    -->` in the README by the table of `results`."""
+    -->` in the README by the table of `results` (`table(results)`, by default this module's)."""
     start, end = f"<!-- {experiment}-results -->", f"<!-- /{experiment}-results -->"
     text = readme.read_text()
     if start not in text:
         return
     before, rest = text.split(start, 1)
     after = rest.split(end, 1)[1]
-    readme.write_text(f"{before}{start}\n{results_table(results)}\n{end}{after}")
+    readme.write_text(f"{before}{start}\n{(table or results_table)(results)}\n{end}{after}")
 
 
 def draw_curves(results, path):

@@ -19,7 +19,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.bench_common import extract_cifar  # noqa: E402
-from experiments import report, stage  # noqa: E402
+from experiments import stage  # noqa: E402
 
 ARCHIVES = {"cifar10": REPO.parent / "shared" / "data" / "cifar10-jpeg" /
             "cifar10-jpeg-q75.tar.gz"}
@@ -46,7 +46,7 @@ def run_experiment(experiment, runs, only=(), overrides=(), results_dir=REPO / "
             continue
         records[each.name] = stage.run(each, REPO / "experiments" / experiment, runs,
                                        data_root, overrides)
-        report.write(experiment, records, results_dir, runs)
+        definition.write_report(records, results_dir, runs)
     return records
 
 

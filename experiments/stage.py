@@ -3,6 +3,7 @@ its command, commit, seed, CPU, wall time and per-epoch curve."""
 
 import dataclasses
 import json
+import os
 import pathlib
 import shlex
 import subprocess
@@ -24,6 +25,7 @@ class Stage:
     train: str = "train"
     eval: str = "test"
     init: str = ""
+    overrides: tuple = ()  # this stage's own --config.<field>=<value> settings
 
 
 def command(stage, experiment_dir, runs, data_root, overrides=()):
@@ -34,7 +36,7 @@ def command(stage, experiment_dir, runs, data_root, overrides=()):
             f"--config.data.eval={data_root / stage.eval}"]
     if stage.init:
         line.append(f"--config.init_checkpoint={runs / stage.init / 'model.keras'}")
-    return line + [f"--config.{override}" for override in overrides]
+    return line + [f"--config.{override}" for override in (*stage.overrides, *overrides)]
 
 
 def run(stage, experiment_dir, runs, data_root, overrides=()):
@@ -54,8 +56,12 @@ def run(stage, experiment_dir, runs, data_root, overrides=()):
     attempts = _attempts(workdir)
     attempts.append({"start": time.time(), "end": None})
     _save_attempts(workdir, attempts)
-    subprocess.run(line, cwd=REPO, check=True)
-    attempts[-1]["end"] = time.time()
+    process = subprocess.Popen(line, cwd=REPO)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, line)
+    attempts[-1].update(end=time.time(), peak_rss_mib=round(usage.ru_maxrss / 1024))
     _save_attempts(workdir, attempts)
     record = _record(line, workdir)
     record_file.write_text(json.dumps(record, indent=2))
@@ -92,6 +98,7 @@ def _record(line, workdir):
         "seed": config["seed"],
         "cpu": cpu_name(),
         "wall_time_s": round(wall_time(workdir), 1),
+        "peak_rss_mib": max(a.get("peak_rss_mib", 0) for a in _attempts(workdir)),
     }
     if (workdir / "knn.json").exists():  # a k-NN stage: one result, no epochs
         return {**record, "epochs": 0, "curve": [], "result": json.loads(

@@ -1,6 +1,9 @@
 """The stages of the CIFAR-10 proof, in order: each a `train.py` run of a config of this folder,
 on the data split it names, from the pretrained encoder (`init`) or without one."""
 
+import functools
+
+from experiments import report
 from experiments.stage import Stage
 
 DATA = "cifar10"  # the extracted ../shared/data/cifar10-jpeg archive, in the runs folder
@@ -13,3 +16,5 @@ STAGES = (
     Stage("finetune_pretrained", "finetune.py", init="pretrain"),
     Stage("finetune_scratch", "finetune.py"),
 )
+
+write_report = functools.partial(report.write, "cifar10")

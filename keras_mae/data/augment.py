@@ -14,13 +14,14 @@ def random_resized_crop(image, seed, size, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3
         tf.shape(image),
         bounding_boxes=tf.zeros([1, 0, 4]),
         seed=seed,
+        min_object_covered=0.0,  # TF's default, 0.1, would cut the area range at 10%
         area_range=scale,
         aspect_ratio_range=ratio,
         max_attempts=10,
         use_image_if_no_bounding_boxes=True,
     )
     crop = tf.slice(image, begin, extent)
-    resized = tf.clip_by_value(tf.image.resize(crop, size, method="bicubic"), 0.0, 255.0)
+    resized = tf.clip_by_value(tf.image.resize(crop, size, method="bicubic", antialias=True), 0.0, 255.0)
     return tf.ensure_shape(resized, [*size, image.shape[-1]])
 
 
@@ -36,4 +37,4 @@ def resize(image, size):
     image = tf.cast(image, tf.float32)
     if image.shape[0] == size[0] and image.shape[1] == size[1]:
         return image
-    return tf.clip_by_value(tf.image.resize(image, size, method="bicubic"), 0.0, 255.0)
+    return tf.clip_by_value(tf.image.resize(image, size, method="bicubic", antialias=True), 0.0, 255.0)

@@ -1,7 +1,8 @@
 """Labelled input pipelines for the paper's evaluations (appendix A.2, A.3).
 
 Fine-tuning: RandomResizedCrop (area 0.08-1) and flip, RandAugment (9, 0.5), normalisation,
-random erasing (p 0.25), then mixup (0.8) or cutmix (1.0) per batch on label-smoothed targets.
+random erasing (p 0.25), then mixup (0.8) or cutmix (1.0) per batch on label-smoothed targets,
+as timm's `Mixup` in batch mode.
 Linear probing: crop and flip only. Held-out images: resized so that a centre crop of
 `crop_fraction` of the shorter side fills the model's input (ImageNet's 224 of 256).
 Batches are (images [B, H, W, C] normalised, targets [B, classes] summing to 1).
@@ -10,6 +11,7 @@ Batches are (images [B, H, W, C] normalised, targets [B, classes] summing to 1).
 import tensorflow as tf
 
 from keras_mae.data.augment import random_resized_crop
+from keras_mae.data.mixing import mix_batch
 from keras_mae.data.normalization import PixelNormalization
 from keras_mae.data.pipeline import epoch_examples, shard_by_batch
 from keras_mae.errors import InputError
@@ -41,7 +43,7 @@ def centre_crop(image, size, crop_fraction):
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     scale = tf.reduce_max(tf.constant([height, width], tf.float32) / (crop_fraction * shape))
     scaled = tf.maximum(tf.cast(tf.round(shape * scale), tf.int32), [height, width])
-    resized = tf.image.resize(tf.cast(image, tf.float32), scaled, method="bicubic")
+    resized = tf.image.resize(tf.cast(image, tf.float32), scaled, method="bicubic", antialias=True)
     crop = tf.image.crop_to_bounding_box(
         resized, (scaled[0] - height) // 2, (scaled[1] - width) // 2, height, width
     )
@@ -52,14 +54,17 @@ def make_classification_dataset(
     source, image_size, mean, std, batch_size, training, seed=0, crop_scale=(0.08, 1.0),
     rand_augment=True, erase_probability=0.25, mixup_alpha=0.8, cutmix_alpha=1.0,
     label_smoothing=0.1, crop_fraction=0.875, first_epoch=0, epochs=1, steps_per_epoch=None,
+    mixup_prob=1.0, mixup_switch_prob=0.5,
 ):
     """An `ImageSource` with labels -> batches of (normalised images, soft targets).
 
     Training yields `steps_per_epoch` batches (default: every full batch) for each epoch from
-    `first_epoch` to `epochs`, in a new order each epoch, the crop, flip and erasing of each
-    image seeded by (seed, its position in the run) (keras-cv's RandAugment, MixUp and CutMix
-    draw from their own generators); `rand_augment`, `erase_probability`, `mixup_alpha`/`cutmix_alpha` (0 = off)
-    and `label_smoothing` select the fine-tuning recipe; all off is the probing recipe.
+    `first_epoch` to `epochs`, in a new order each epoch; the crop, flip and erasing of each
+    image and the mixing of each batch are seeded by (seed, position in the run) (keras-cv's
+    RandAugment draws from its own generator). `rand_augment`, `erase_probability`,
+    `mixup_alpha`/`cutmix_alpha` (0 = off; see `keras_mae.data.mixing.mix_batch` for
+    `mixup_prob` and `mixup_switch_prob`) and `label_smoothing` select the fine-tuning recipe;
+    all off is the probing recipe.
     """
     if not source.num_classes:
         raise InputError(
@@ -91,26 +96,24 @@ def make_classification_dataset(
         crop_seed, flip_seed, erase_seed = tf.unstack(tf.random.experimental.stateless_split(seeds, 3))
         image = random_resized_crop(image, crop_seed, image_size, crop_scale)
         image = tf.image.stateless_random_flip_left_right(image, flip_seed)
-        if randaugment is not None:
-            image = randaugment(image)
+        if randaugment is not None:  # keras-cv's RandAugment takes RGB images only
+            image = randaugment(image) if image.shape[-1] == 3 else tf.image.rgb_to_grayscale(
+                randaugment(tf.image.grayscale_to_rgb(image)))
         image = normalization.normalize(image)
         if erase_probability:
             image = random_erasing(image, erase_seed, erase_probability)
         target = tf.one_hot(label, num_classes) * (1 - label_smoothing) + label_smoothing / num_classes
-        return image, target
+        return image, target, position
 
     steps_per_epoch = steps_per_epoch or source.num_examples // batch_size
     dataset = epoch_examples(source, seed, first_epoch, epochs, steps_per_epoch * batch_size)
     dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=True)
-    mixers = [mixer(alpha=alpha, seed=seed) for mixer, alpha in (
-        (keras_cv.layers.MixUp, mixup_alpha), (keras_cv.layers.CutMix, cutmix_alpha)) if alpha]
-    if mixers:
-        mix = keras_cv.layers.RandomChoice(mixers, batchwise=True, seed=seed)
 
-        def mix_batch(images, targets):
-            mixed = mix({"images": images, "labels": targets})
-            return mixed["images"], mixed["labels"]
+    def mix(images, targets, positions):  # seeded by the batch's place in the run
+        seeds = tf.stack([tf.cast(seed, tf.int64), -1 - positions[0]])
+        return mix_batch(images, targets, seeds, mixup_alpha, cutmix_alpha, mixup_prob,
+                         mixup_switch_prob)
 
-        dataset = dataset.map(mix_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(mix, num_parallel_calls=tf.data.AUTOTUNE)
     return shard_by_batch(dataset.prefetch(tf.data.AUTOTUNE))

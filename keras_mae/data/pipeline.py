@@ -56,6 +56,18 @@ def make_dataset(source, image_size, mean, std, batch_size, training=True, seed=
     each epoch from `first_epoch` to `epochs`, a new order and new augmentations each epoch,
     the crop and flip of each image seeded by (seed, its position in the run). Held-out data is
     resized and read once, in order.
+
+    Args:
+        source: an `ImageSource` (see `from_folder`, `from_tfds`, `from_arrays`).
+        image_size: (height, width) the model takes.
+        mean, std: per-channel normalisation of the data in 0..1.
+        batch_size: global batch size.
+        training: augmented epochs (True) or the held-out pass (False).
+        seed: seeds the order and every crop and flip.
+        crop_scale: RandomResizedCrop area range (the paper: 0.2-1).
+        drop_remainder: drop a last partial batch (default: when training).
+        first_epoch, epochs, steps_per_epoch: the training epochs the dataset yields (a resumed
+            run starts at its backup's epoch).
     """
     normalization = PixelNormalization(mean, std)
     image_size = tuple(image_size)

@@ -84,9 +84,13 @@ def _endpoints(model, pixels):
 
 
 def export_saved_model(model, path, mean, std):
-    """Write `model` (a `MaskedAutoencoder` or `ViTClassifier`) as a SavedModel at `path`.
+    """Write `model` as a SavedModel at `path`, the normalisation inside.
 
-    `mean`/`std` are the per-channel data normalisation (0..1) the model was trained with.
+    Args:
+        model: a `MaskedAutoencoder` (signatures serving_default, reconstruct,
+            reconstruct_with_noise) or a `ViTClassifier` (serving_default, classify).
+        path: the folder to write.
+        mean, std: the per-channel data normalisation (0..1) the model was trained with.
     """
     pixels = _Pixels(model, mean, std)
     archive = keras.export.ExportArchive()

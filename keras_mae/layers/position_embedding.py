@@ -38,15 +38,42 @@ def sincos_2d(embed_dim, grid_size, cls_token=False):
 
 
 def add_sincos_weight(layer, hidden_dim, grid_size, trainable=False):
-    """Give `layer` a `pos_embed` weight [1, 1 + L, D] holding the 2-D sin-cos table (cls row 0).
-
-    Created non-trainable and made trainable afterwards if asked, so that the weight keeps its
-    place in the layer's weight order either way (a backbone can then be cloned by order).
-    """
+    """Give `layer` a `pos_embed` weight [1, 1 + L, D] holding the 2-D sin-cos table (cls row 0),
+    learnt if `trainable` (fine-tuning), fixed otherwise (pretraining). TensorFlow's gradient
+    tape watches only variables created trainable: the flag is set at creation, not after."""
     table = sincos_2d(hidden_dim, grid_size, cls_token=True)
     weight = layer.add_weight(
-        shape=(1, *table.shape), initializer="zeros", trainable=False, name="pos_embed"
+        shape=(1, *table.shape), initializer="zeros", trainable=trainable, name="pos_embed"
     )
     weight.assign(table[None])
-    weight.trainable = trainable
     return weight
+
+
+def resize_position_table(table, grid_size, new_grid_size):
+    """A learnt position table [1 + rows*cols, D] (cls row first) for another patch grid: the
+    grid part resized bicubically, the cls row kept, as the reference's `interpolate_pos_embed`
+    (PyTorch's bicubic, A = -0.75, align_corners=False) when fine-tuning at another resolution."""
+    table = np.asarray(table, np.float64)
+    rows, cols = grid_size
+    grid = table[1:].reshape(rows, cols, -1)
+    new_rows, new_cols = new_grid_size
+    grid = np.einsum("ij,jkd,lk->ild", _bicubic_matrix(rows, new_rows), grid,
+                     _bicubic_matrix(cols, new_cols))
+    return np.concatenate([table[:1], grid.reshape(new_rows * new_cols, -1)]).astype(np.float32)
+
+
+def _bicubic_matrix(size, new_size, a=-0.75):
+    """[new_size, size]: PyTorch's 1-D bicubic resampling (half-pixel centres, clamped edges)."""
+    def cubic(x):
+        x = abs(x)
+        if x <= 1:
+            return ((a + 2) * x - (a + 3)) * x * x + 1
+        return (((x - 5) * x + 8) * x - 4) * a if x < 2 else 0.0
+
+    matrix = np.zeros((new_size, size))
+    for row in range(new_size):
+        source = (row + 0.5) * size / new_size - 0.5
+        start = int(np.floor(source))
+        for tap in range(start - 1, start + 3):
+            matrix[row, min(max(tap, 0), size - 1)] += cubic(source - tap)
+    return matrix

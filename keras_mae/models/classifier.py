@@ -72,6 +72,18 @@ class ViTClassifier(Task):
                if key in arguments}
         return cls(ViTBackbone(**backbone_arguments, name="backbone"), num_classes, **own)
 
+    def recipe_optimizer(self, learning_rate=None):
+        """The paper's optimiser for this classifier: LARS, lr 0.1, no weight decay, for a
+        frozen backbone (linear probing, appendix A.3); else AdamW with layer-wise lr decay 0.65
+        and weight decay 0.05, lr 5e-4 (fine-tuning, A.2). Base lrs: scale by batch / 256."""
+        from keras_mae.training.optimizers import LARS, LayerDecayAdamW
+
+        if self.freeze_backbone:
+            return LARS(0.1 if learning_rate is None else learning_rate)
+        return LayerDecayAdamW(5e-4 if learning_rate is None else learning_rate,
+                               num_layers=self.backbone.num_layers, layer_decay=0.65,
+                               weight_decay=0.05)
+
     def features(self, images, training=False):
         """{"cls_token": [B, D], "pooled": [B, D]}: the cls token and the pooled features."""
         if self.pooling == "avg":

@@ -5,6 +5,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_mae.errors import InputError
+from keras_mae.layers.initializers import token_init
 from keras_mae.layers.masking import num_visible, random_masking
 from keras_mae.layers.patching import patchify, unpatchify
 from keras_mae.models.backbone import ViTBackbone
@@ -13,6 +15,9 @@ from keras_mae.models.losses import masked_mse, normalize_patches, patch_mean_an
 from keras_mae.models.nonfinite import apply_if, finite_on_all_replicas
 from keras_mae.models.presets import preset_arguments
 from keras_mae.models.task import Task
+
+
+LOSS_ON = ("masked", "all")
 
 
 @keras.saving.register_keras_serializable(package="keras_mae")
@@ -33,6 +38,10 @@ class MaskedAutoencoder(Task):
         mask_ratio: fraction of patches removed per image, in [0, 1) (the paper: 0.75).
         norm_pix_loss: train against per-patch normalised pixels (the paper's default recipe).
         seed: seed of the masks (`None`: a random one).
+        mask_token_in_encoder: BERT's (and BEiT's) design instead of MAE's, for the paper's
+            ablation (table 1c): the encoder runs on all L patches, the removed ones replaced by
+            a learned mask token (plus their positions), and the decoder adds no mask token.
+        loss_on: "masked", the paper's loss on the removed patches only; or "all" patches.
     """
 
     def __init__(
@@ -45,6 +54,8 @@ class MaskedAutoencoder(Task):
         mask_ratio=0.75,
         norm_pix_loss=False,
         seed=None,
+        mask_token_in_encoder=False,
+        loss_on="masked",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -56,13 +67,17 @@ class MaskedAutoencoder(Task):
         self.mask_ratio = mask_ratio
         self.norm_pix_loss = norm_pix_loss
         self.seed = seed
+        self.mask_token_in_encoder = mask_token_in_encoder
+        if loss_on not in LOSS_ON:
+            raise InputError(f"Unknown loss_on {loss_on!r}; use one of {', '.join(LOSS_ON)}.")
+        self.loss_on = loss_on
 
         self.num_keep = num_visible(self.num_patches, mask_ratio)
         self.decoder = MAEDecoder(
             backbone.grid_size, decoder_hidden_dim, decoder_num_layers, decoder_num_heads,
             decoder_mlp_dim, self.patch_size**2 * self.num_channels,
-            backbone.layer_norm_epsilon, remat=backbone.remat, name="decoder",
-            dtype=self.dtype_policy,
+            backbone.layer_norm_epsilon, remat=backbone.remat,
+            fill_mask_tokens=not mask_token_in_encoder, name="decoder", dtype=self.dtype_policy,
         )
         self.seed_generator = keras.random.SeedGenerator(seed, name="mask_seed")
         self._step_seed = seed if seed is not None else int(np.random.randint(2**31 - 1))
@@ -82,10 +97,21 @@ class MaskedAutoencoder(Task):
         return cls(ViTBackbone(**backbone_arguments, name="backbone"), **arguments)
 
     def build(self, input_shape):
-        self.decoder.build(
-            (None, 1 + self.num_keep, self.backbone.hidden_dim), (None, self.num_patches)
-        )
+        encoded = self.num_patches if self.mask_token_in_encoder else self.num_keep
+        self.decoder.build((None, 1 + encoded, self.backbone.hidden_dim), (None, self.num_patches))
+        if self.mask_token_in_encoder:
+            self.encoder_mask_token = self.add_weight(
+                shape=(1, 1, self.backbone.hidden_dim), initializer=token_init(),
+                name="encoder_mask_token",
+            )
         self.built = True
+
+    def recipe_optimizer(self, learning_rate=None):
+        """The paper's pretraining optimiser (appendix A.1): AdamW(0.9, 0.95), weight decay
+        0.05 on matrices only, lr 1.5e-4 (the base lr: scale it by global batch / 256)."""
+        from keras_mae.training.optimizers import pretraining_adamw
+
+        return pretraining_adamw(self, 1.5e-4 if learning_rate is None else learning_rate)
 
     # --- forward --------------------------------------------------------------------------
 
@@ -93,9 +119,21 @@ class MaskedAutoencoder(Task):
         if noise is None:
             noise = self.sample_noise(ops.shape(images)[0])
         ids_keep, mask, ids_restore = random_masking(noise, self.num_keep)
-        latent = self.backbone(images, keep_indices=ids_keep, training=training)
-        pred = self.decoder(latent, ids_restore)
+        if self.mask_token_in_encoder:
+            pred = self.decoder(self._encode_with_mask_tokens(images, mask, training))
+        else:
+            latent = self.backbone(images, keep_indices=ids_keep, training=training)
+            pred = self.decoder(latent, ids_restore)
         return {"pred": pred, "mask": mask, "ids_restore": ids_restore}
+
+    def _encode_with_mask_tokens(self, images, mask, training):
+        """BERT's way: every patch token, the removed ones replaced by the encoder's mask
+        token, with positions, through the encoder: [B, 1 + L, D]."""
+        removed = ops.cast(mask[:, :, None], self.compute_dtype)
+        positions = ops.cast(self.backbone.pos_embed, self.compute_dtype)[:, 1:]
+        mask_token = ops.cast(self.encoder_mask_token, self.compute_dtype) + positions
+        tokens = self.backbone.embed_patches(images) * (1.0 - removed) + mask_token * removed
+        return self.backbone.encode_tokens(tokens, training=training)
 
     def encode(self, images):
         """Encoder tokens of the whole, unmasked image: [B, H, W, C] -> [B, 1 + L, D]."""
@@ -165,9 +203,11 @@ class MaskedAutoencoder(Task):
         return normalize_patches(target) if self.norm_pix_loss else target
 
     def compute_masked_loss(self, images, outputs):
-        """The scalar MAE loss: MSE over removed patches only, in float32."""
+        """The scalar MAE loss: MSE over the removed patches (or all, `loss_on="all"`), in
+        float32."""
         pred = ops.cast(outputs["pred"], "float32")
-        return masked_mse(self.reconstruction_target(images), pred, outputs["mask"])
+        mask = outputs["mask"] if self.loss_on == "masked" else ops.ones_like(outputs["mask"])
+        return masked_mse(self.reconstruction_target(images), pred, mask)
 
     # --- training -------------------------------------------------------------------------
 
@@ -221,6 +261,8 @@ class MaskedAutoencoder(Task):
             "mask_ratio": self.mask_ratio,
             "norm_pix_loss": self.norm_pix_loss,
             "seed": self.seed,
+            "mask_token_in_encoder": self.mask_token_in_encoder,
+            "loss_on": self.loss_on,
         }
 
 

@@ -3,10 +3,27 @@ backbone is serialised once, under the `backbone` key of the task's config, and 
 geometry is the backbone's."""
 
 import keras
+import tensorflow as tf
+
+from keras_mae.xla import jit_compile_for
 
 
 class Task(keras.Model):
     """A model on `self.backbone` (set by the subclass before anything reads it)."""
+
+    def compile(self, optimizer=None, learning_rate=None, jit_compile="auto", **kwargs):
+        """Keras' `compile`, with the fast and faithful defaults: without `optimizer`, the
+        paper's optimiser for this task (`recipe_optimizer`) at `learning_rate` (default: the
+        paper's base lr); `jit_compile="auto"` compiles the step with XLA wherever TensorFlow
+        can (Keras' own "auto" leaves XLA off on CPUs and under any distribution strategy)."""
+        if optimizer is None:
+            optimizer = self.recipe_optimizer(learning_rate)
+        elif learning_rate is not None:
+            raise ValueError("learning_rate is for compile() without an optimizer: set the "
+                             "optimizer's own learning rate instead.")
+        if jit_compile == "auto":
+            jit_compile = jit_compile_for(tf.distribute.get_strategy(), True)
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
 
     image_size = property(lambda self: self.backbone.image_size)
     patch_size = property(lambda self: self.backbone.patch_size)

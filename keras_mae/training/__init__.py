@@ -8,6 +8,7 @@ TASKS = {
     "finetune": evaluate.train_classifier,
     "linprobe": evaluate.train_classifier,
     "knn": evaluate.knn_evaluation,
+    "evaluate": evaluate.evaluate_classifier,
 }
 
 

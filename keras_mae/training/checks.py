@@ -13,9 +13,11 @@ from keras_mae.errors import InputError
 from keras_mae.layers.masking import num_visible
 from keras_mae.layers.patching import check_patch_grid, image_size_pair
 from keras_mae.models.classifier import POOLINGS
+from keras_mae.models.masked_autoencoder import LOSS_ON
 from keras_mae.models.presets import preset_arguments
 from keras_mae.training.config import (
-    NAN_POLICIES, SOURCES, default_config, finetune_config, knn_config, linprobe_config,
+    NAN_POLICIES, SOURCES, default_config, evaluate_config, finetune_config, knn_config,
+    linprobe_config,
 )
 
 _FLOAT32_BYTES = 4
@@ -24,7 +26,7 @@ _BACKUP_COPIES = 3  # Two kept backups and the one being written.
 
 
 _TASK_CONFIGS = {"pretrain": default_config, "finetune": finetune_config,
-                 "linprobe": linprobe_config, "knn": knn_config}
+                 "linprobe": linprobe_config, "knn": knn_config, "evaluate": evaluate_config}
 
 
 def check_config(config):
@@ -41,6 +43,8 @@ def check_config(config):
         )
     if config.task in ("finetune", "linprobe"):
         _check_choice("model.pooling", config.model.pooling, POOLINGS)
+    if config.task == "pretrain":
+        _check_choice("model.loss_on", config.model.loss_on, LOSS_ON)
     fields = field_paths(config)
     for name, least in (("batch_size", 1), ("epochs", 1), ("figure_every_epochs", 1),
                         ("knn.k", 1), ("knn.every_epochs", 0), ("knn.bank_size", 0)):
@@ -105,10 +109,12 @@ def _close_field(path, known, flag=None):
 def architecture(config):
     """The flat constructor arguments of the model a run config describes (refuses unknown
     presets)."""
+    decoder_num_layers = config.model.get("decoder_num_layers", -1)
     backbone, task = preset_arguments(
         config.model.preset,
         image_size=image_size_pair(config.data.image_size),
         num_channels=config.data.num_channels,
+        **({"decoder_num_layers": decoder_num_layers} if decoder_num_layers >= 0 else {}),
     )
     return {**backbone, **task}
 

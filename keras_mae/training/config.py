@@ -11,13 +11,18 @@ NAN_POLICIES = ("stop", "skip")
 def default_config():
     """The paper's pretraining recipe (appendix A.1) on the bundled sample's data settings."""
     config = ml_collections.ConfigDict()
-    config.task = "pretrain"  # pretrain | finetune | linprobe | knn: what train.py runs.
+    config.task = "pretrain"  # pretrain | finetune | linprobe | knn | evaluate: what train.py runs.
 
     config.model = ml_collections.ConfigDict()
     config.model.preset = "mae_vit_base_patch16"  # Architecture; see keras_mae.list_presets().
     config.model.mask_ratio = 0.75  # Fraction of patches removed per image (paper: 0.75).
     config.model.norm_pix_loss = True  # Targets normalised per patch (paper's default recipe).
     config.model.remat = False  # Recompute blocks in the backward pass: less memory, slower steps.
+    # The paper's ablations (table 1): decoder blocks (-1: the preset's; 0: BERT's one linear
+    # layer), BERT's mask tokens in the encoder, the loss on "masked" (paper) or "all" patches.
+    config.model.decoder_num_layers = -1
+    config.model.mask_token_in_encoder = False
+    config.model.loss_on = "masked"
 
     config.data = ml_collections.ConfigDict()
     config.data.source = "sample"  # "sample" (bundled Fashion-MNIST), "tfds" or "folder".
@@ -34,8 +39,9 @@ def default_config():
 
     config.optim = ml_collections.ConfigDict()
     config.optim.base_lr = 1.5e-4  # lr = base_lr * global_batch / 256.
+    config.optim.lr = 0.0  # An absolute lr instead (the reference's --lr); 0 = from base_lr.
     config.optim.min_lr = 0.0  # Floor of the cosine schedule.
-    config.optim.weight_decay = 0.05  # AdamW decay, not on norms, biases, tokens.
+    config.optim.weight_decay = 0.05  # AdamW decay, on every weight but norms and biases.
     config.optim.beta_1 = 0.9
     config.optim.beta_2 = 0.95
     config.optim.warmup_epochs = 40  # Linear warmup length (paper: 40 of 800).
@@ -115,6 +121,8 @@ def finetune_config():
     config.augment.erase_probability = 0.25  # Random erasing.
     config.augment.mixup_alpha = 0.8  # 0 = off.
     config.augment.cutmix_alpha = 1.0  # 0 = off; with mixup, one of the two per batch.
+    config.augment.mixup_prob = 1.0  # Probability that a batch is mixed at all.
+    config.augment.mixup_switch_prob = 0.5  # With both on: probability of cutmix.
     config.augment.label_smoothing = 0.1
     return config
 
@@ -136,6 +144,8 @@ def linprobe_config():
     config.augment.erase_probability = 0.0
     config.augment.mixup_alpha = 0.0
     config.augment.cutmix_alpha = 0.0
+    config.augment.mixup_prob = 1.0
+    config.augment.mixup_switch_prob = 0.5
     config.augment.label_smoothing = 0.0
     return config
 
@@ -149,9 +159,21 @@ def knn_config():
     config.init_checkpoint = ""  # The encoder: a .keras file, an official .pth or a HF folder.
     config.batch_size = 256  # Images per forward pass.
     config.knn.bank_size = 0
-    del config.model.mask_ratio, config.model.norm_pix_loss, config.model.remat
+    _delete_pretraining_model_fields(config)
     del config.data.crop_scale, config.knn.every_epochs, config.optim, config.epochs
     del config.num_figure_images, config.figure_every_epochs
+    return config
+
+
+def evaluate_config():
+    """Top-1 and top-5 of a classifier on the held-out images (task "evaluate"), as the
+    reference's `main_finetune.py --eval`: `init_checkpoint` is a fine-tuned classifier (a
+    `.keras` file or a released `mae_finetuned_*.pth`)."""
+    config = knn_config()
+    config.task = "evaluate"
+    del config.knn
+    config.augment = ml_collections.ConfigDict()
+    config.augment.crop_fraction = 0.875  # Held-out images: centre crop of this share (224/256).
     return config
 
 
@@ -160,12 +182,20 @@ def _evaluation_config(task):
     config = default_config()
     config.task = task
     config.init_checkpoint = ""  # The pretrained MAE: a .keras file, an official .pth or a HF folder.
-    del config.model.mask_ratio, config.model.norm_pix_loss, config.model.remat
+    _delete_pretraining_model_fields(config)
     del config.data.crop_scale
     config.optim = ml_collections.ConfigDict()
+    config.optim.lr = 0.0  # An absolute lr instead (the reference's --lr); 0 = from base_lr.
     config.optim.min_lr = 0.0  # Floor of the cosine schedule.
     config.augment = ml_collections.ConfigDict()
     config.augment.crop_fraction = 0.875  # Held-out images: centre crop of this share (224/256).
     del config.num_figure_images, config.figure_every_epochs  # Pretraining's figure.
     del config.knn
     return config
+
+
+def _delete_pretraining_model_fields(config):
+    """Evaluations take the encoder of a checkpoint (or a preset's): no MAE fields."""
+    for field in ("mask_ratio", "norm_pix_loss", "remat", "decoder_num_layers",
+                  "mask_token_in_encoder", "loss_on"):
+        del config.model[field]

@@ -36,14 +36,14 @@ def pretrained_backbone(config):
     if not isinstance(model, (MaskedAutoencoder, ViTClassifier)):
         raise InputError(f"{config.init_checkpoint} holds no keras_mae model.")
     backbone = model.backbone
-    wanted = (*config.data.image_size, config.data.num_channels)
-    if (*backbone.image_size, backbone.num_channels) != wanted:
+    if backbone.num_channels != config.data.num_channels:
         raise InputError(
-            f"The pretrained model {config.init_checkpoint} takes images of "
-            f"{backbone.image_size[0]}x{backbone.image_size[1]}x{backbone.num_channels}, the "
-            f"config gives {wanted[0]}x{wanted[1]}x{wanted[2]}: set --config.data.image_size "
-            "and --config.data.num_channels to the model's."
+            f"The pretrained model {config.init_checkpoint} takes images with "
+            f"{backbone.num_channels} channel(s), the config gives {config.data.num_channels}: "
+            "set --config.data.num_channels to the model's."
         )
+    if backbone.image_size != tuple(config.data.image_size):  # e.g. fine-tuning at 448
+        backbone = backbone.resized(tuple(config.data.image_size))
     return backbone
 
 
@@ -84,6 +84,7 @@ def train_classifier(config, workdir):
             seed=config.seed, crop_scale=tuple(augment.crop_scale),
             rand_augment=augment.rand_augment, erase_probability=augment.erase_probability,
             mixup_alpha=augment.mixup_alpha, cutmix_alpha=augment.cutmix_alpha,
+            mixup_prob=augment.mixup_prob, mixup_switch_prob=augment.mixup_switch_prob,
             label_smoothing=augment.label_smoothing, crop_fraction=augment.crop_fraction,
             **(job.training_data() if training else {}),
         )
@@ -134,3 +135,35 @@ def knn_evaluation(config, workdir):
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "knn.json").write_text(json.dumps(result, indent=2))
     return backbone, result
+
+
+def evaluate_classifier(config, workdir):
+    """Top-1 and top-5 of the classifier `init_checkpoint` on the held-out images, centre-
+    cropped as in fine-tuning (task "evaluate"). Writes `evaluation.json` to `workdir`."""
+    check_config(config)
+    if not config.init_checkpoint:
+        raise InputError("The evaluation needs a classifier: --config.init_checkpoint=<a "
+                         "fine-tuned .keras file or a released mae_finetuned_*.pth>.")
+    _, eval_source = runner.load_sources(config, require_labels=True)
+    if eval_source is None:
+        raise InputError("The evaluation classifies the held-out images: set "
+                         "--config.data.eval.")
+    classifier = load(config.init_checkpoint)
+    if not isinstance(classifier, ViTClassifier):
+        raise InputError(f"{config.init_checkpoint} holds a {type(classifier).__name__}, not a "
+                         "classifier: evaluate a fine-tuned or probed model.")
+    data = config.data
+    dataset = make_classification_dataset(
+        eval_source, data.image_size, data.mean, data.std, config.batch_size, training=False,
+        crop_fraction=config.augment.crop_fraction)
+    classifier.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+                       metrics=[keras.metrics.CategoricalAccuracy(name="top1"),
+                                keras.metrics.TopKCategoricalAccuracy(5, name="top5")])
+    result = classifier.evaluate(dataset, return_dict=True, verbose=1)
+    result["images"] = eval_source.num_examples
+    logging.info("top-1 %.4f, top-5 %.4f on %d images", result["top1"], result["top5"],
+                 result["images"])
+    workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "evaluation.json").write_text(json.dumps(result, indent=2))
+    return classifier, result

@@ -59,6 +59,13 @@ class LayerDecayAdamW(keras.optimizers.Adam):
 
     Weight decay, decoupled and scaled by that learning rate as PyTorch's AdamW does, spares
     1-D weights (norms, biases) and the cls token and position table, as the reference.
+
+    Args:
+        learning_rate: the head's learning rate (a float or a schedule).
+        num_layers: the backbone's transformer blocks.
+        layer_decay: lr factor per layer from the head down (the paper: 0.65 ViT-B, 0.75 L/H).
+        weight_decay: decoupled weight decay (the paper: 0.05).
+        beta_1, beta_2, epsilon: Adam's.
     """
 
     def __init__(self, learning_rate, num_layers, layer_decay=0.75, weight_decay=0.05,
@@ -99,7 +106,14 @@ class LayerDecayAdamW(keras.optimizers.Adam):
 class LARS(keras.optimizers.Optimizer):
     """SGD with momentum whose update of every matrix is rescaled to `trust_coefficient` times the
     weight's norm (layer-wise adaptive rate scaling); 1-D weights get neither that scaling nor
-    weight decay. The reference's linear-probing optimiser (MoCo v3's form)."""
+    weight decay. The reference's linear-probing optimiser (MoCo v3's form).
+
+    Args:
+        learning_rate: a float or a schedule (the paper: 0.1 x batch / 256).
+        weight_decay: L2 decay added to each matrix's update (the paper's probing: 0).
+        momentum: SGD momentum.
+        trust_coefficient: the update's norm as a share of the weight's norm.
+    """
 
     def __init__(self, learning_rate, weight_decay=0.0, momentum=0.9, trust_coefficient=0.001,
                  **kwargs):

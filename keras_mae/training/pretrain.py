@@ -73,15 +73,21 @@ def knn_monitor(config, job):
 
 def build_model(config):
     """The `MaskedAutoencoder` a config describes."""
-    return MaskedAutoencoder.from_preset(
-        config.model.preset,
-        image_size=tuple(config.data.image_size),
-        num_channels=config.data.num_channels,
-        mask_ratio=config.model.mask_ratio,
-        norm_pix_loss=config.model.norm_pix_loss,
-        seed=config.seed,
-        remat=config.model.remat,
+    return MaskedAutoencoder.from_preset(config.model.preset, **model_arguments(config))
+
+
+def model_arguments(config):
+    """The arguments a pretraining config sets on top of its preset's."""
+    model = config.model
+    arguments = dict(
+        image_size=tuple(config.data.image_size), num_channels=config.data.num_channels,
+        mask_ratio=model.mask_ratio, norm_pix_loss=model.norm_pix_loss, seed=config.seed,
+        remat=model.remat, mask_token_in_encoder=model.mask_token_in_encoder,
+        loss_on=model.loss_on,
     )
+    if model.decoder_num_layers >= 0:
+        arguments["decoder_num_layers"] = model.decoder_num_layers
+    return arguments
 
 
 def pretrain(config, workdir):

@@ -23,12 +23,13 @@ from keras_mae.errors import InputError
 from keras_mae.export import export_saved_model
 from keras_mae.training.callbacks import (
     AtomicBackupAndRestore, EpochCheckpoints, NonFiniteLossPolicy,
-    ReleaseFreedMemoryWhileCompiling, StopOnInterrupt, save_atomically,
+    ReleaseFreedMemoryWhileCompiling, StopOnInterrupt, TrainingThroughput, save_atomically,
 )
 from keras_mae.training.checks import check_config, check_workdir
 from keras_mae.training.distribute import (
-    check_global_batch, is_chief, jit_compile_for, make_strategy, split_cpu,
+    check_global_batch, is_chief, make_strategy, split_cpu,
 )
+from keras_mae.xla import jit_compile_for
 from keras_mae.training.optimizers import scaled_learning_rate, warmup_cosine
 
 
@@ -53,12 +54,17 @@ class Job:
                     epochs=self.config.epochs, steps_per_epoch=self.steps_per_epoch)
 
     def learning_rate_schedule(self):
-        """lr = base_lr x global batch / 256, warmed up linearly, then cosine per step."""
+        """lr = base_lr x global batch / 256 (or the absolute `optim.lr`, the reference's --lr
+        beside --blr), warmed up linearly, then cosine per step."""
         optim = self.config.optim
-        peak = scaled_learning_rate(optim.base_lr, self.config.batch_size)
-        logging.info("lr = base_lr %g x global batch %d / 256 = %g (%d replicas)",
-                     optim.base_lr, self.config.batch_size, peak,
-                     self.strategy.num_replicas_in_sync)
+        if optim.lr:
+            peak = optim.lr
+            logging.info("lr = %g (optim.lr; base_lr unused)", peak)
+        else:
+            peak = scaled_learning_rate(optim.base_lr, self.config.batch_size)
+            logging.info("lr = base_lr %g x global batch %d / 256 = %g (%d replicas)",
+                         optim.base_lr, self.config.batch_size, peak,
+                         self.strategy.num_replicas_in_sync)
         return warmup_cosine(peak, self.steps_per_epoch * self.config.epochs,
                              self.steps_per_epoch * optim.warmup_epochs, optim.min_lr)
 
@@ -113,6 +119,7 @@ def fit(job, model, train_ds, eval_ds, extra_callbacks=lambda: []):
         callbacks = [  # The stopping callbacks first: they stop before any other saves.
             NonFiniteLossPolicy(config.nan_policy, outdir),
             interrupt,
+            TrainingThroughput(config.batch_size),
             *extra_callbacks(),  # before the backup and the loggers, which see their logs
             backup,
             EpochCheckpoints(outdir / "checkpoints", keep=config.keep_checkpoints),

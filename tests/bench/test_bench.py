@@ -151,41 +151,9 @@ def test_cifar_extraction_takes_the_first_images_of_each_class_and_split(tmp_pat
             assert len(files) == count and all(path.suffix == ".jpg" for path in files)
 
 
-def library_and_mask_tokens_in_encoder(tiny_config, mask_ratio):
-    """The library's model and the bench's mask-tokens-in-encoder variant, same weights."""
-    from conftest import make_mae
-    from keras_mae import ViTBackbone
-    from keras_mae.models.presets import split_arguments
+def test_every_bench_variant_is_a_set_of_constructor_arguments():
+    from keras_mae import MaskedAutoencoder
 
-    library = make_mae(**tiny_config, mask_ratio=mask_ratio)
-    backbone_arguments, arguments = split_arguments({**tiny_config, "mask_ratio": mask_ratio})
-    variant_class = bench_module("variants").model_class("mask_tokens_in_encoder")
-    variant = variant_class(ViTBackbone(**backbone_arguments, name="backbone"), **arguments)
-    variant.backbone.set_weights(library.backbone.get_weights())
-    variant.decoder.set_weights(library.decoder.get_weights())
-    return library, variant
-
-
-def test_mask_tokens_in_encoder_variant_is_the_library_when_nothing_is_removed(tiny_config):
-    from conftest import random_batch
-
-    library, variant = library_and_mask_tokens_in_encoder(tiny_config, mask_ratio=0.0)
-    images, noise = random_batch(library)
-    np.testing.assert_allclose(variant(images, noise=noise)["pred"],
-                               library(images, noise=noise)["pred"], atol=1e-4)
-
-
-def test_mask_tokens_in_encoder_variant_never_sees_removed_patches(tiny_config):
-    from conftest import random_batch
-
-    _, variant = library_and_mask_tokens_in_encoder(tiny_config, mask_ratio=0.75)
-    images, noise = random_batch(variant)
-    outputs = variant(images, noise=noise)
-    patch = variant.patch_size
-    assert outputs["pred"].shape == (2, variant.num_patches, patch * patch * 3)
-    mask = np.asarray(outputs["mask"])
-    assert mask.sum() == 2 * (variant.num_patches - variant.num_keep)
-    removed = mask.reshape(2, *variant.grid_size).repeat(patch, axis=1).repeat(patch, axis=2)
-    noisy = images + 10 * removed[..., None] * np.random.default_rng(1).normal(size=images.shape)
-    np.testing.assert_allclose(variant(noisy.astype("float32"), noise=noise)["pred"],
-                               outputs["pred"], atol=1e-5)
+    for name, arguments in bench_module("variants").VARIANTS.items():
+        model = MaskedAutoencoder.from_preset("mae_vit_micro_patch4_28_grey", **arguments)
+        assert all(getattr(model, key) == value for key, value in arguments.items()), name

@@ -107,8 +107,10 @@ def crop_boxes(scale, count, image_shape=(120, 160), size=(64, 64)):
         widths.append(np.polyfit(middle, crop[size[0] // 2, middle, 0], 1)[0] * size[1])
         heights.append(np.polyfit(middle, crop[middle, size[1] // 2, 1], 1)[0] * size[0])
     widths, heights = np.array(widths), np.array(heights)
-    np.testing.assert_allclose(widths, np.round(widths), atol=0.01)  # whole pixels: read right
-    np.testing.assert_allclose(heights, np.round(heights), atol=0.01)
+    # whole pixels, read right (the antialiasing filter of a shrinking crop bends the fitted
+    # slope by up to ~0.015 pixel; a wrong box would be off by whole pixels)
+    np.testing.assert_allclose(widths, np.round(widths), atol=0.05)
+    np.testing.assert_allclose(heights, np.round(heights), atol=0.05)
     return np.round(widths), np.round(heights)
 
 
@@ -150,11 +152,7 @@ def sampled_boxes(scale, count, image_shape=(120, 160), ratio=(3 / 4, 4 / 3), at
 
 
 @pytest.mark.parametrize("task", [
-    "pretraining",
-    pytest.param("finetuning", marks=pytest.mark.xfail(
-        strict=True, reason="tf.image.stateless_sample_distorted_bounding_box's default "
-        "min_object_covered=0.1 rejects crops below 10% of the image: the area starts at 0.1, "
-        "not 0.08 (keras_mae/data/augment.py passes no min_object_covered)")),
+    "pretraining", "finetuning",
 ])
 def test_random_resized_crop_draws_the_papers_area_and_aspect_ranges(task):
     scale = {"pretraining": default_config().data.crop_scale,

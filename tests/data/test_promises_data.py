@@ -105,11 +105,6 @@ def test_two_workers_read_disjoint_batches_that_together_are_the_whole_pipeline(
     assert not np.array_equal(first[0], second[0])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "keras-cv's RandAugment (RandomColorDegeneration calls tf.image.rgb_to_grayscale) fails "
-    "on 1-channel images: fine-tuning's default recipe (augment.rand_augment=True) on grey "
-    "data such as the bundled sample ends in a ValueError traceback while the pipeline is "
-    "traced, although every source delivers data.num_channels channels"))
 def test_finetuning_batches_of_grey_images_go_through_randaugment():
     dataset = make_classification_dataset(sample_source("validation"), (28, 28), **GREY,
                                           batch_size=8, training=True, rand_augment=True,

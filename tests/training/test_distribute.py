@@ -13,6 +13,7 @@ from keras_mae.layers.masking import random_masking
 from keras_mae.models import masked_autoencoder
 from keras_mae.training import distribute
 from keras_mae.training.config import default_config
+from keras_mae.xla import jit_compile_for
 
 from conftest import TINY, make_mae, random_batch
 
@@ -226,10 +227,10 @@ def test_xla_falls_back_only_for_cpu_mirrored(caplog, monkeypatch):
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     one_device = tf.distribute.OneDeviceStrategy("/cpu:0")
     pretend_gpus(monkeypatch, 0)  # a CPU-only host, even where GPUs are
-    assert distribute.jit_compile_for(one_device, True)
-    assert not distribute.jit_compile_for(mirrored, False)
+    assert jit_compile_for(one_device, True)
+    assert not jit_compile_for(mirrored, False)
     assert "XLA is off" not in caplog.text
-    assert not distribute.jit_compile_for(mirrored, True)
+    assert not jit_compile_for(mirrored, True)
     assert "XLA is off" in caplog.text
 
 

@@ -422,8 +422,6 @@ def test_a_finetuning_run_killed_after_epoch_1_resumes_at_epoch_2_with_both_in_i
         monkeypatch, tmp_path):
     config = sample_config(finetune_config(), epochs=2, steps_per_epoch=2)
     config.init_checkpoint = tiny_pretrained(tmp_path / "mae.keras")
-    config.augment.rand_augment = False  # keras-cv's fails on grey images (see the xfail in
-    # tests/data/test_promises_data.py); mixup, cutmix and erasing stay on
     back_up = AtomicBackupAndRestore.on_epoch_end
 
     def back_up_then_die(self, epoch, logs=None):
@@ -450,11 +448,6 @@ def test_a_finetuning_run_killed_after_epoch_1_resumes_at_epoch_2_with_both_in_i
     assert len(history["val_accuracy"]) == 2 and None not in history["val_accuracy"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ViTBackbone(trainable_pos_embed=True) lists pos_embed as trainable, but add_sincos_weight "
-    "creates its tf.Variable non-trainable and flips only Keras' flag, so the GradientTape never "
-    "watches it: 'Gradients do not exist for variables [backbone/pos_embed]', and fine-tuning "
-    "leaves the sin-cos table as it was"))
 def test_finetuning_learns_the_position_embeddings_from_the_sincos_start(tmp_path):
     config = sample_config(finetune_config())
     config.init_checkpoint = tiny_pretrained(tmp_path / "mae.keras")
@@ -499,7 +492,7 @@ def test_a_released_pth_or_huggingface_folder_initialises_finetuning_and_probing
     config.model.preset = "mae_vit_base_patch16"  # ignored: the checkpoint's architecture rules
     if task == "finetune":
         config.optim.base_lr = 1e-9  # the encoder trains, but stays where it started
-        config.augment.rand_augment = False  # keras-cv's fails on grey images (see above)
+        config.augment.rand_augment = False  # not what this test is about, and slow to trace
     classifier, history = train_classifier(config, tmp_path / "run")
     assert classifier.backbone.hidden_dim == reference.config.hidden_size
     assert np.isfinite(history.history["loss"]).all()

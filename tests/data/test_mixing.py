@@ -1,0 +1,81 @@
+"""MixUp and CutMix as timm's `Mixup` (batch mode) does them, against a NumPy re-derivation."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_mae.data.mixing import _cutmix_box, mix_batch
+
+
+def batch(seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.normal(size=(6, 10, 14, 3)).astype(np.float32)
+    targets = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 6)] * 0.9 + 0.025
+    return images, targets
+
+
+def numpy_box(height, width, ratio, centre):
+    """timm's rand_bbox + correct_lam."""
+    cut_h, cut_w = int(height * np.sqrt(1 - ratio)), int(width * np.sqrt(1 - ratio))
+    cy, cx = int(centre[0] * height), int(centre[1] * width)
+    top, bottom = np.clip(cy - cut_h // 2, 0, height), np.clip(cy + cut_h // 2, 0, height)
+    left, right = np.clip(cx - cut_w // 2, 0, width), np.clip(cx + cut_w // 2, 0, width)
+    return (top, bottom, left, right), 1 - (bottom - top) * (right - left) / (height * width)
+
+
+@pytest.mark.parametrize("ratio, centre", [(0.7, (0.5, 0.5)), (0.3, (0.05, 0.95)),
+                                           (0.1, (0.99, 0.01))])
+def test_the_cutmix_box_is_clipped_and_its_ratio_is_the_area_it_covers(ratio, centre,
+                                                                        monkeypatch):
+    monkeypatch.setattr(tf.random, "stateless_uniform",
+                        lambda shape, seed: tf.constant(centre, tf.float32))
+    inside, covered = _cutmix_box(10, 14, tf.constant(ratio), tf.constant([0, 0]))
+    (top, bottom, left, right), kept = numpy_box(10, 14, ratio, centre)
+    expected = np.zeros((10, 14), bool)
+    expected[top:bottom, left:right] = True
+    np.testing.assert_array_equal(inside, expected)
+    np.testing.assert_allclose(1 - float(covered), kept, atol=1e-6)
+
+
+def test_mixup_mixes_each_image_with_the_reversed_batch_by_one_ratio():
+    images, targets = batch()
+    mixed, mixed_targets = mix_batch(images, targets, tf.constant([3, 4], tf.int64),
+                                     mixup_alpha=0.8, cutmix_alpha=0.0)
+    mixed, mixed_targets = np.asarray(mixed), np.asarray(mixed_targets)
+    # one ratio for the whole batch, recovered from the first image
+    ratio = ((mixed - images[::-1]) / (images - images[::-1])).reshape(6, -1)
+    assert np.allclose(ratio, ratio[0, 0], atol=1e-3) and 0 < ratio[0, 0] < 1
+    np.testing.assert_allclose(mixed_targets, ratio[0, 0] * targets
+                               + (1 - ratio[0, 0]) * targets[::-1], atol=1e-4)
+
+
+def test_cutmix_pastes_one_box_of_the_reversed_batch_and_labels_its_true_area():
+    images, targets = batch(1)
+    mixed, mixed_targets = mix_batch(images, targets, tf.constant([5, 6], tf.int64),
+                                     mixup_alpha=0.0, cutmix_alpha=1.0)
+    mixed, mixed_targets = np.asarray(mixed), np.asarray(mixed_targets)
+    pasted = np.all(mixed == images[::-1], axis=-1) & ~np.all(mixed == images, axis=-1)
+    assert np.all(pasted == pasted[0])  # the same box in every image
+    covered = pasted[0].mean()
+    np.testing.assert_allclose(mixed_targets, (1 - covered) * targets + covered * targets[::-1],
+                               atol=1e-5)
+
+
+def test_the_switch_and_the_probability_choose_per_batch():
+    images, targets = batch(2)
+    kinds = []
+    for step in range(200):
+        mixed, _ = mix_batch(images, targets, tf.constant([7, step], tf.int64),
+                             mixup_alpha=0.8, cutmix_alpha=1.0, prob=0.5, switch_prob=0.5)
+        mixed = np.asarray(mixed)
+        if np.array_equal(mixed, images):
+            kinds.append("none")
+        elif np.all((mixed == images) | (mixed == images[::-1])):
+            kinds.append("cutmix")
+        else:
+            kinds.append("mixup")
+    counts = {kind: kinds.count(kind) for kind in ("none", "cutmix", "mixup")}
+    assert 70 < counts["none"] < 130 and 30 < counts["cutmix"] < 70 and 30 < counts["mixup"] < 70
+    same = mix_batch(images, targets, tf.constant([7, 3], tf.int64))[0]
+    np.testing.assert_array_equal(same, mix_batch(images, targets,
+                                                   tf.constant([7, 3], tf.int64))[0])
