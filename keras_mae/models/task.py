@@ -25,6 +25,13 @@ class Task(keras.Model):
             jit_compile = jit_compile_for(tf.distribute.get_strategy(), True)
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
 
+    def compile_from_config(self, config):
+        """What Keras does on loading a compiled model (it skips models that override
+        `compile`): compile as saved, and build the optimizer to receive its saved state."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     image_size = property(lambda self: self.backbone.image_size)
     patch_size = property(lambda self: self.backbone.patch_size)
     num_channels = property(lambda self: self.backbone.num_channels)

@@ -29,6 +29,7 @@ def bench_module(name):
         sys.path.remove(str(BENCH))
 
 
+@pytest.mark.slow
 def test_throughput_bench_trains_through_the_fit_step_and_ends_with_its_summary_line():
     command = [sys.executable, "bench/throughput.py", "--preset", "mae_vit_micro_patch4_28_grey",
                "--batch", "4", "--rounds", "1", "--steps", "2", "--warmup", "1",
@@ -53,6 +54,7 @@ def test_throughput_bench_trains_through_the_fit_step_and_ends_with_its_summary_
     assert "traces=1 " in result.stdout  # one trace of the train step: no retracing
 
 
+@pytest.mark.slow
 def test_memory_phases_bench_reports_each_phase_and_a_consistent_summary():
     command = [sys.executable, "bench/memory_phases.py", "--preset", "mae_vit_micro_patch4_28_grey",
                "--batch", "4", "--steps", "2", "--update", "adamw"]
@@ -68,6 +70,7 @@ def test_memory_phases_bench_reports_each_phase_and_a_consistent_summary():
     assert peak >= state > phases[0]  # the step's peak, above the state it started from
 
 
+@pytest.mark.slow
 def test_step_profile_bench_finds_every_traced_instruction_and_splits_the_step():
     command = [sys.executable, "bench/step_profile.py", "--preset", "mae_vit_micro_patch4_28_grey",
                "--batch", "4", "--steps", "2"]

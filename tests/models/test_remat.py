@@ -50,6 +50,7 @@ def test_remat_gives_the_same_loss_and_gradients(tiny_config, jit_compile):
         )
 
 
+@pytest.mark.slow
 def test_remat_training_steps_match_the_plain_ones(tiny_config):
     plain, remat = twin_models(tiny_config)
     initial = plain.get_weights()

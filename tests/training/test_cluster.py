@@ -13,6 +13,7 @@ import time
 
 import keras
 import numpy as np
+import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SMALL_RUN = ["--config.batch_size=16", "--config.eval_steps=1", "--config.num_figure_images=2"]
@@ -85,6 +86,7 @@ def fingerprint(output):
     return re.findall(r"final weights fingerprint: (\w+)", output)
 
 
+@pytest.mark.slow
 def test_two_workers_end_with_identical_weights_and_only_the_chief_keeps_files(
         tmp_path, child_processes):
     codes, outputs = run_two_workers(
@@ -100,6 +102,7 @@ def test_two_workers_end_with_identical_weights_and_only_the_chief_keeps_files(
         "epoch_001.keras", "epoch_002.keras"]
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_as_if_it_had_never_stopped(cifar_folder, tmp_path):
     """Killed mid-epoch 2 and re-run, the run ends with the uninterrupted run's weights and its
     whole history; killed after its last backup, the re-run writes the whole history too."""

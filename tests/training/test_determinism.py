@@ -13,6 +13,7 @@ from keras_mae.training.pretrain import pretrain
 @pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")),
                     reason="a GPU is present: the run would use it, and bitwise equality is "
                            "promised on CPU")
+@pytest.mark.slow
 def test_two_runs_with_the_same_seed_on_the_same_images_are_identical(cifar_folder, tmp_path):
     config = default_config()
     config.model.preset = "mae_vit_micro_patch4_32"

@@ -137,6 +137,7 @@ def test_xla_and_plain_steps_agree(initial_weights):
     assert_weights_close(xla_weights, plain_weights, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_trains_on_real_images():
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     try:

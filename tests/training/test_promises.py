@@ -203,7 +203,9 @@ def test_linear_probing_twice_gives_identical_losses_and_weights(linprobe_run, t
     second, second_history = train_classifier(small_linprobe_config(config.init_checkpoint),
                                               tmp_path)
     assert first.jit_compile and second.jit_compile
-    assert first_history.history == second_history.history
+    timing = "train_images_per_sec"  # the machine's speed, not the run's result
+    assert ({k: v for k, v in first_history.history.items() if k != timing}
+            == {k: v for k, v in second_history.history.items() if k != timing})
     assert runner.weights_fingerprint(first) == runner.weights_fingerprint(second)
     assert np.abs(first.head.kernel.numpy()).sum() > 0  # the head did train
 
@@ -283,6 +285,7 @@ runpy.run_path("train.py", run_name="__main__")
 """
 
 
+@pytest.mark.slow
 def test_train_py_on_a_disk_that_fills_up_ends_in_one_line_exit_1_keeping_the_last_backup(
         tmp_path):
     workdir = tmp_path / "run"
@@ -418,6 +421,7 @@ class Killed(Exception):
     """Stands for the process being killed."""
 
 
+@pytest.mark.slow
 def test_a_finetuning_run_killed_after_epoch_1_resumes_at_epoch_2_with_both_in_its_history(
         monkeypatch, tmp_path):
     config = sample_config(finetune_config(), epochs=2, steps_per_epoch=2)
