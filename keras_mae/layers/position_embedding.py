@@ -5,7 +5,6 @@ the patch's column, the second half its row (the reference's `meshgrid(w, h)` or
 optional leading all-zero row stands for the cls token.
 """
 
-import keras
 import numpy as np
 
 

@@ -7,7 +7,6 @@ global batch splits evenly, and knows which combinations XLA cannot compile on a
 import os
 
 import tensorflow as tf
-from absl import logging
 
 from keras_mae.errors import InputError
 
