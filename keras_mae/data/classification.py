@@ -54,7 +54,7 @@ def make_classification_dataset(
     source, image_size, mean, std, batch_size, training, seed=0, crop_scale=(0.08, 1.0),
     rand_augment=True, erase_probability=0.25, mixup_alpha=0.8, cutmix_alpha=1.0,
     label_smoothing=0.1, crop_fraction=0.875, first_epoch=0, epochs=1, steps_per_epoch=None,
-    mixup_prob=1.0, mixup_switch_prob=0.5,
+    mixup_prob=1.0, mixup_switch_prob=0.5, cutmix_minmax=None,
 ):
     """An `ImageSource` with labels -> batches of (normalised images, soft targets).
 
@@ -63,7 +63,7 @@ def make_classification_dataset(
     image and the mixing of each batch are seeded by (seed, position in the run) (keras-cv's
     RandAugment draws from its own generator). `rand_augment`, `erase_probability`,
     `mixup_alpha`/`cutmix_alpha` (0 = off; see `keras_mae.data.mixing.mix_batch` for
-    `mixup_prob` and `mixup_switch_prob`) and `label_smoothing` select the fine-tuning recipe;
+    `mixup_prob`, `mixup_switch_prob` and `cutmix_minmax`) and `label_smoothing` select the fine-tuning recipe;
     all off is the probing recipe.
     """
     if not source.num_classes:
@@ -113,7 +113,7 @@ def make_classification_dataset(
     def mix(images, targets, positions):  # seeded by the batch's place in the run
         seeds = tf.stack([tf.cast(seed, tf.int64), -1 - positions[0]])
         return mix_batch(images, targets, seeds, mixup_alpha, cutmix_alpha, mixup_prob,
-                         mixup_switch_prob)
+                         mixup_switch_prob, cutmix_minmax)
 
     dataset = dataset.map(mix, num_parallel_calls=tf.data.AUTOTUNE)
     return shard_by_batch(dataset.prefetch(tf.data.AUTOTUNE))

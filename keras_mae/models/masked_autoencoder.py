@@ -218,7 +218,7 @@ class MaskedAutoencoder(Task):
     def train_step(self, data):
         images, noise = _unpack_batch(data)
         if noise is None:
-            noise = self.sample_noise(ops.shape(images)[0], step=self.optimizer.iterations)
+            noise = self.sample_noise(ops.shape(images)[0], step=steps_taken(self.optimizer))
         with tf.GradientTape() as tape:
             outputs = self(images, noise=noise, training=True)
             loss = self.compute_masked_loss(images, outputs)
@@ -280,3 +280,9 @@ def _unpack_batch(data):
     if isinstance(x, dict):
         return x["images"], x.get("noise")
     return x, None
+
+
+def steps_taken(optimizer):
+    """Training steps so far, each step of gradient accumulation counted (Keras' public
+    `iterations` counts updates, so accumulated steps would share their masks)."""
+    return getattr(optimizer, "inner_optimizer", optimizer)._iterations

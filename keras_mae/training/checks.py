@@ -47,10 +47,23 @@ def check_config(config):
         _check_choice("model.loss_on", config.model.loss_on, LOSS_ON)
     fields = field_paths(config)
     for name, least in (("batch_size", 1), ("epochs", 1), ("figure_every_epochs", 1),
+                        ("grad_accum_steps", 1), ("optim.clip_grad", 0),
                         ("knn.k", 1), ("knn.every_epochs", 0), ("knn.bank_size", 0)):
         value = functools.reduce(getattr, name.split("."), config) if name in fields else least
         if value < least:
             raise InputError(f"{name} must be at least {least}, got {value} (--config.{name}).")
+    minmax = tuple(config.augment.get("cutmix_minmax", ())) if "augment" in config else ()
+    if minmax and not (len(minmax) == 2 and 0 <= minmax[0] < minmax[1] <= 1):
+        raise InputError(
+            f"augment.cutmix_minmax must be () or (min, max) with 0 <= min < max <= 1, got "
+            f"{minmax} (e.g. --config.augment.cutmix_minmax='(0.2, 0.8)')."
+        )
+    accumulation = config.get("grad_accum_steps", 1)
+    if config.get("steps_per_epoch") and config.steps_per_epoch % accumulation:
+        raise InputError(
+            f"steps_per_epoch {config.steps_per_epoch} is not a whole number of updates of "
+            f"grad_accum_steps={accumulation} batches: use a multiple of {accumulation}."
+        )
     init = config.get("init_checkpoint")
     if init and not pathlib.Path(init).exists():
         raise InputError(

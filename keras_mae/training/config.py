@@ -45,8 +45,12 @@ def default_config():
     config.optim.beta_1 = 0.9
     config.optim.beta_2 = 0.95
     config.optim.warmup_epochs = 40  # Linear warmup length (paper: 40 of 800).
+    config.optim.clip_grad = 0.0  # Clip the gradients' global norm (--clip_grad); 0 = off.
 
-    config.batch_size = 4096  # Global batch over all replicas (paper: 4096).
+    config.batch_size = 4096  # Global batch of one step, over all replicas (paper: 4096).
+    # Steps whose gradients one update averages (the reference's --accum_iter): the effective
+    # batch, which the lr follows, is batch_size x grad_accum_steps.
+    config.grad_accum_steps = 1
     config.epochs = 800  # Pretraining epochs (paper: 800 or 1600).
     config.steps_per_epoch = 0  # 0 = one pass over the training data.
     config.eval_steps = 0  # 0 = the whole held-out split.
@@ -123,6 +127,8 @@ def finetune_config():
     config.augment.cutmix_alpha = 1.0  # 0 = off; with mixup, one of the two per batch.
     config.augment.mixup_prob = 1.0  # Probability that a batch is mixed at all.
     config.augment.mixup_switch_prob = 0.5  # With both on: probability of cutmix.
+    # (min, max) fractions of the sides of cutmix's box, instead of its alpha; () = off.
+    config.augment.cutmix_minmax = ()
     config.augment.label_smoothing = 0.1
     return config
 
@@ -146,6 +152,7 @@ def linprobe_config():
     config.augment.cutmix_alpha = 0.0
     config.augment.mixup_prob = 1.0
     config.augment.mixup_switch_prob = 0.5
+    config.augment.cutmix_minmax = ()
     config.augment.label_smoothing = 0.0
     return config
 
@@ -161,6 +168,7 @@ def knn_config():
     config.knn.bank_size = 0
     _delete_pretraining_model_fields(config)
     del config.data.crop_scale, config.knn.every_epochs, config.optim, config.epochs
+    del config.grad_accum_steps
     del config.num_figure_images, config.figure_every_epochs
     return config
 
@@ -187,6 +195,7 @@ def _evaluation_config(task):
     config.optim = ml_collections.ConfigDict()
     config.optim.lr = 0.0  # An absolute lr instead (the reference's --lr); 0 = from base_lr.
     config.optim.min_lr = 0.0  # Floor of the cosine schedule.
+    config.optim.clip_grad = 0.0  # Clip the gradients' global norm (--clip_grad); 0 = off.
     config.augment = ml_collections.ConfigDict()
     config.augment.crop_fraction = 0.875  # Held-out images: centre crop of this share (224/256).
     del config.num_figure_images, config.figure_every_epochs  # Pretraining's figure.

@@ -59,14 +59,15 @@ def build_classifier(config, num_classes):
                          head_batch_norm=probing, freeze_backbone=probing)
 
 
-def make_optimizer(config, classifier, learning_rate):
-    """LARS on the head for probing; AdamW with layer-wise lr decay for fine-tuning."""
+def make_optimizer(config, classifier, learning_rate, **options):
+    """LARS on the head for probing; AdamW with layer-wise lr decay for fine-tuning. `options`
+    go to Keras' optimizer (accumulation, clipping)."""
     if config.task == "linprobe":
         return LARS(learning_rate, weight_decay=config.optim.weight_decay,
-                    momentum=config.optim.momentum)
+                    momentum=config.optim.momentum, **options)
     return LayerDecayAdamW(learning_rate, num_layers=classifier.backbone.num_layers,
                            layer_decay=config.optim.layer_decay,
-                           weight_decay=config.optim.weight_decay)
+                           weight_decay=config.optim.weight_decay, **options)
 
 
 def train_classifier(config, workdir):
@@ -85,6 +86,7 @@ def train_classifier(config, workdir):
             rand_augment=augment.rand_augment, erase_probability=augment.erase_probability,
             mixup_alpha=augment.mixup_alpha, cutmix_alpha=augment.cutmix_alpha,
             mixup_prob=augment.mixup_prob, mixup_switch_prob=augment.mixup_switch_prob,
+            cutmix_minmax=tuple(augment.cutmix_minmax) or None,
             label_smoothing=augment.label_smoothing, crop_fraction=augment.crop_fraction,
             **(job.training_data() if training else {}),
         )
@@ -94,7 +96,8 @@ def train_classifier(config, workdir):
     with job.strategy.scope():
         classifier = build_classifier(config, job.train_source.num_classes)
         classifier.compile(
-            optimizer=make_optimizer(config, classifier, job.learning_rate_schedule()),
+            optimizer=make_optimizer(config, classifier, job.learning_rate_schedule(),
+                                     **job.optimizer_options()),
             loss=keras.losses.CategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
                      keras.metrics.TopKCategoricalAccuracy(5, name="top5_accuracy")],

@@ -24,6 +24,30 @@ def warmup_cosine(peak_lr, total_steps, warmup_steps, min_lr=0.0):
     )
 
 
+@keras.saving.register_keras_serializable(package="keras_mae")
+class PerUpdate(keras.optimizers.schedules.LearningRateSchedule):
+    """`schedule` held for each update of gradient accumulation: the lr of every step of an
+    update is the lr of its first step, as the reference sets it every `accum_iter` steps.
+    (Keras' accumulating optimizers evaluate their schedule at the step count.)"""
+
+    def __init__(self, schedule, accumulation_steps):
+        self.schedule = schedule
+        self.accumulation_steps = accumulation_steps
+
+    def __call__(self, step):
+        return self.schedule(step // self.accumulation_steps * self.accumulation_steps)
+
+    def get_config(self):
+        return {"schedule": keras.saving.serialize_keras_object(self.schedule),
+                "accumulation_steps": self.accumulation_steps}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["schedule"] = keras.saving.deserialize_keras_object(config["schedule"])
+        return cls(**config)
+
+
 def no_weight_decay_variables(model):
     """Norm scales and offsets and biases: every weight with <= 1 dim. As the reference's
     pretraining (timm's `add_weight_decay` without a skip list), the cls and mask tokens
@@ -31,10 +55,13 @@ def no_weight_decay_variables(model):
     return [v for v in model.trainable_variables if len(v.shape) <= 1]
 
 
-def pretraining_adamw(model, learning_rate, weight_decay=0.05, beta_1=0.9, beta_2=0.95):
-    """AdamW over `model` with weight decay only on matrices and convolution kernels."""
+def pretraining_adamw(model, learning_rate, weight_decay=0.05, beta_1=0.9, beta_2=0.95,
+                      **kwargs):
+    """AdamW over `model` with weight decay only on matrices and convolution kernels; `kwargs`
+    go to Keras' optimizer (e.g. `gradient_accumulation_steps`, `global_clipnorm`)."""
     optimizer = keras.optimizers.AdamW(
-        learning_rate=learning_rate, weight_decay=weight_decay, beta_1=beta_1, beta_2=beta_2
+        learning_rate=learning_rate, weight_decay=weight_decay, beta_1=beta_1, beta_2=beta_2,
+        **kwargs,
     )
     optimizer.exclude_from_weight_decay(var_list=no_weight_decay_variables(model))
     return optimizer

@@ -112,7 +112,7 @@ def pretrain(config, workdir):
         model.compile(
             optimizer=pretraining_adamw(model, job.learning_rate_schedule(),
                                         config.optim.weight_decay, config.optim.beta_1,
-                                        config.optim.beta_2),
+                                        config.optim.beta_2, **job.optimizer_options()),
             **job.compile_options(),
         )
 

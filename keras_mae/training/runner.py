@@ -30,7 +30,7 @@ from keras_mae.training.distribute import (
     check_global_batch, is_chief, make_strategy, split_cpu,
 )
 from keras_mae.xla import jit_compile_for
-from keras_mae.training.optimizers import scaled_learning_rate, warmup_cosine
+from keras_mae.training.optimizers import PerUpdate, scaled_learning_rate, warmup_cosine
 
 
 @dataclasses.dataclass
@@ -54,19 +54,28 @@ class Job:
                     epochs=self.config.epochs, steps_per_epoch=self.steps_per_epoch)
 
     def learning_rate_schedule(self):
-        """lr = base_lr x global batch / 256 (or the absolute `optim.lr`, the reference's --lr
-        beside --blr), warmed up linearly, then cosine per step."""
-        optim = self.config.optim
+        """lr = base_lr x effective batch / 256 (or the absolute `optim.lr`, the reference's
+        --lr beside --blr), warmed up linearly, then cosine per update. The effective batch is
+        `batch_size` x `grad_accum_steps`, the batches one update averages."""
+        optim, accumulation = self.config.optim, self.config.grad_accum_steps
         if optim.lr:
             peak = optim.lr
             logging.info("lr = %g (optim.lr; base_lr unused)", peak)
         else:
-            peak = scaled_learning_rate(optim.base_lr, self.config.batch_size)
-            logging.info("lr = base_lr %g x global batch %d / 256 = %g (%d replicas)",
-                         optim.base_lr, self.config.batch_size, peak,
-                         self.strategy.num_replicas_in_sync)
-        return warmup_cosine(peak, self.steps_per_epoch * self.config.epochs,
-                             self.steps_per_epoch * optim.warmup_epochs, optim.min_lr)
+            effective_batch = self.config.batch_size * accumulation
+            peak = scaled_learning_rate(optim.base_lr, effective_batch)
+            logging.info("lr = base_lr %g x effective batch %d / 256 = %g (%d replicas, "
+                         "%d accumulated steps per update)", optim.base_lr, effective_batch,
+                         peak, self.strategy.num_replicas_in_sync, accumulation)
+        schedule = warmup_cosine(peak, self.steps_per_epoch * self.config.epochs,
+                                 self.steps_per_epoch * optim.warmup_epochs, optim.min_lr)
+        return PerUpdate(schedule, accumulation) if accumulation > 1 else schedule
+
+    def optimizer_options(self):
+        """Gradient accumulation and clipping, for the optimiser of any task."""
+        accumulation, clip = self.config.grad_accum_steps, self.config.optim.clip_grad
+        return dict(gradient_accumulation_steps=accumulation if accumulation > 1 else None,
+                    global_clipnorm=clip or None)
 
     def compile_options(self):
         """XLA (where TensorFlow can) and steps per execution, for `model.compile`."""
@@ -92,10 +101,22 @@ def prepare(config, workdir, require_labels=False):
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
         keras.mixed_precision.set_dtype_policy(config.mixed_precision)
-    steps_per_epoch = config.steps_per_epoch or train_source.num_examples // config.batch_size
+    steps_per_epoch = config.steps_per_epoch or whole_updates(
+        train_source.num_examples // config.batch_size, config.grad_accum_steps)
     first_epoch = AtomicBackupAndRestore.resume_epoch(outdir / "backup")
     return Job(config, strategy, chief, workdir, outdir, train_source, eval_source,
                steps_per_epoch, first_epoch)
+
+
+def whole_updates(steps, accumulation):
+    """An epoch's steps cut to whole updates of `accumulation` steps (the reference too drops an
+    epoch's last, incomplete accumulation)."""
+    if steps < accumulation:
+        raise InputError(
+            f"One update accumulates {accumulation} batches, but the training data hold "
+            f"{steps}. Lower --config.grad_accum_steps or --config.batch_size, or add data."
+        )
+    return steps - steps % accumulation
 
 
 def fit(job, model, train_ds, eval_ds, extra_callbacks=lambda: []):

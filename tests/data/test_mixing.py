@@ -79,3 +79,24 @@ def test_the_switch_and_the_probability_choose_per_batch():
     same = mix_batch(images, targets, tf.constant([7, 3], tf.int64))[0]
     np.testing.assert_array_equal(same, mix_batch(images, targets,
                                                    tf.constant([7, 3], tf.int64))[0])
+
+
+def test_cutmix_minmax_draws_whole_boxes_with_sides_in_range_and_turns_cutmix_on():
+    """timm's rand_bbox_minmax: sides uniform in [int(min x side), int(max x side)), the box
+    inside the image; with cutmix_minmax timm sets cutmix's alpha to 1 (here it was 0)."""
+    images, targets = batch(3)  # 10 x 14 images
+    heights, widths = set(), set()
+    for step in range(300):
+        mixed, mixed_targets = mix_batch(images, targets, tf.constant([9, step], tf.int64),
+                                         mixup_alpha=0.0, cutmix_alpha=0.0,
+                                         cutmix_minmax=(0.25, 0.75))
+        mixed = np.asarray(mixed)
+        pasted = np.all(mixed == images[::-1], axis=-1) & ~np.all(mixed == images, axis=-1)
+        rows, cols = np.nonzero(pasted[0])
+        height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+        assert pasted[0].sum() == height * width  # one whole rectangle
+        heights.add(height), widths.add(width)
+        covered = height * width / (10 * 14)
+        np.testing.assert_allclose(mixed_targets, (1 - covered) * targets
+                                   + covered * targets[::-1], atol=1e-5)
+    assert heights == set(range(2, 7)) and widths == set(range(3, 10))
