@@ -13,6 +13,10 @@ from absl import app, flags
 from keras_mae.errors import InputError, MAEError, exit_with
 
 
+flags.DEFINE_bool("verbose", False, "Show TensorFlow's own logs (hidden by default; see "
+                  "keras_mae/console.py).")
+
+
 def run(main, **app_run_kwargs):
     """`absl.app.run(main)`, ending a `MAEError` in one line (`<kind>: <message>`) and its
     exit status instead of a traceback."""

@@ -50,16 +50,35 @@ def make_grid(panels, scale=1, gap=2):
     return np.round(grid * 255).astype(np.uint8)
 
 
+COLUMN_TITLES = ("original", "masked", "reconstruction", "reconstruction\n+ visible")
+TITLE_HEIGHT = 32  # pixels above the grid: two lines of Pillow's default font
+
+
+def with_column_titles(grid, cell_width, gap=2, titles=COLUMN_TITLES):
+    """`grid` under a white band naming its columns, as the paper's figure does."""
+    from PIL import Image, ImageDraw, ImageFont  # Pillow comes with TensorBoard
+
+    font = ImageFont.load_default()
+    band = Image.new("RGB", (grid.shape[1], TITLE_HEIGHT), "white")
+    draw = ImageDraw.Draw(band)
+    for column, title in enumerate(titles):
+        left, _, right, _ = draw.multiline_textbbox((0, 0), title, font=font, align="center")
+        x = column * (cell_width + gap) + (cell_width - (right - left)) / 2
+        draw.multiline_text((x, 3), title, fill="black", font=font, align="center")
+    return np.concatenate([np.asarray(band, np.uint8), grid], axis=0)
+
+
 def save_png(image, path):
     """Write a uint8 [H, W, C] image as PNG."""
     tf.io.write_file(str(path), tf.io.encode_png(image))
 
 
 def reconstruction_figure(model, images, mean, std, noise=None, min_size=96):
-    """The figure for normalised `images` as a uint8 grid, cells enlarged to >= `min_size` px."""
+    """The figure for normalised `images` as a uint8 grid under its column titles, cells
+    enlarged to >= `min_size` px."""
     panels = reconstruction_panels(model, images, mean, std, noise)
     scale = max(1, -(-min_size // max(model.image_size)))
-    return make_grid(panels, scale=scale)
+    return with_column_titles(make_grid(panels, scale=scale), scale * model.image_size[1])
 
 
 def load_images(paths, image_size, num_channels, limit):

@@ -8,7 +8,9 @@ import pytest
 import tensorflow as tf
 
 from keras_mae import MaskedAutoencoder
-from keras_mae.visualize import load_images, make_grid, reconstruction_panels
+from keras_mae.visualize import (
+    TITLE_HEIGHT, load_images, make_grid, reconstruction_panels, with_column_titles,
+)
 
 from conftest import REPO, numpy_mask, numpy_reconstruction, numpy_unpatchify
 
@@ -29,6 +31,20 @@ def test_grid_has_a_row_per_image_and_four_columns():
     grid = make_grid({k: v / 4 for k, v in panels.items()}, scale=2, gap=2)
     assert grid.shape == (3 * (16 + 2) - 2, 4 * (24 + 2) - 2, 3)
     assert grid[0, 0, 0] == 0 and grid[0, 3 * 26, 0] == round(0.75 * 255)  # column order
+
+
+def test_the_columns_are_titled_above_the_unchanged_grid():
+    grid = make_grid({name: np.full((2, 32, 32, 3), 0.5) for name in
+                      ("original", "masked", "reconstruction", "pasted")}, scale=3)
+    titled = with_column_titles(grid, cell_width=96)
+    np.testing.assert_array_equal(titled[TITLE_HEIGHT:], grid)
+    band = titled[:TITLE_HEIGHT]
+    for column in range(4):  # dark text inside each column's span, white between the columns
+        span = band[:, column * 98:column * 98 + 96]
+        assert (span < 100).any() and (band[:, column * 98 + 96:column * 98 + 98] == 255).all()
+    longest = band[:, 3 * 98:]  # "reconstruction + visible" on two lines
+    rows_with_ink = np.nonzero((longest < 100).any(axis=(1, 2)))[0]
+    assert rows_with_ink.max() - rows_with_ink.min() > 14
 
 
 @pytest.mark.parametrize("norm_pix_loss", [True, False])
@@ -94,7 +110,7 @@ def test_training_logs_the_figure_to_tensorboard_every_epoch(cifar_run):
             steps += [event.step for value in event.summary.value if value.tag == "reconstructions"]
     assert sorted(steps) == list(range(1, config.epochs + 1))
     figure = tf.io.decode_png(tf.io.read_file(str(workdir / "reconstructions.png"))).numpy()
-    assert figure.shape == (8 * (96 + 2) - 2, 4 * (96 + 2) - 2, 3)  # 8 rows of 32 px x3
+    assert figure.shape == (TITLE_HEIGHT + 8 * (96 + 2) - 2, 4 * (96 + 2) - 2, 3)  # 8 rows of 32 px x3
 
 
 def test_visualize_cli_draws_a_checkpoint_on_given_images(cifar_folder, cifar_run, tmp_path):
@@ -108,7 +124,7 @@ def test_visualize_cli_draws_a_checkpoint_on_given_images(cifar_folder, cifar_ru
     )
     assert result.returncode == 0, result.stderr[-3000:]
     figure = tf.io.decode_png(tf.io.read_file(str(tmp_path / "figure.png"))).numpy()
-    assert figure.shape == (3 * 98 - 2, 4 * 98 - 2, 3)
-    first_original = figure[:96:3, :96:3]  # the cells are enlarged 3x
+    assert figure.shape == (TITLE_HEIGHT + 3 * 98 - 2, 4 * 98 - 2, 3)
+    first_original = figure[TITLE_HEIGHT:TITLE_HEIGHT + 96:3, :96:3]  # cells enlarged 3x
     expected = tf.io.decode_jpeg(tf.io.read_file(str(one_file))).numpy()
     np.testing.assert_array_equal(first_original, expected)

@@ -11,6 +11,7 @@ import tensorflow as tf
 import keras
 from keras_mae import MaskedAutoencoder
 from keras_mae.data import from_folder
+from keras_mae.visualize import TITLE_HEIGHT
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -39,6 +40,7 @@ def test_train_py_writes_checkpoints_logs_model_and_figure(tmp_path):
     assert {"epoch_loss", "epoch_learning_rate", "reconstructions"} <= tags
 
     figure = tf.io.decode_png(tf.io.read_file(str(workdir / "reconstructions.png"))).numpy()
+    figure = figure[TITLE_HEIGHT:]  # under the column titles,
     assert figure.shape[2] == 3  # three rows of 4 square panels:
     assert abs(figure.shape[1] / figure.shape[0] - 4 / 3) < 0.05, figure.shape
     model = keras.models.load_model(workdir / "model.keras")

@@ -25,6 +25,7 @@ from keras_mae.training.callbacks.stopping import NonFiniteLossPolicy, StopOnInt
 from keras_mae.training.config import default_config, finetune_config, linprobe_config
 from keras_mae.training.evaluate import train_classifier
 from keras_mae.training.pretrain import pretrain, with_fixed_noise
+from keras_mae.visualize import TITLE_HEIGHT
 
 from conftest import REPO, TINY, make_mae, random_batch
 
@@ -344,8 +345,8 @@ def test_figure_every_2_epochs_is_drawn_after_epochs_2_4_and_the_last_with_the_s
     scale, gap = 4, 2  # cells of >= 96 px: 64x96, 16 px per patch
     height, width = 16 * scale, 24 * scale
 
-    def panel(grid, row, column):
-        top, left = row * (height + gap), column * (width + gap)
+    def panel(grid, row, column):  # under the column titles
+        top, left = TITLE_HEIGHT + row * (height + gap), column * (width + gap)
         return grid[top:top + height, left:left + width]
 
     for step, grid in figures.items():
