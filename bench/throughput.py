@@ -5,6 +5,10 @@ Training is timed through the model's own compiled train function, the one `mode
 norm-pix loss, backward and AdamW update, on random images. `--mode infer` times `encode`
 (the whole, unmasked image) compiled with `tf.function(jit_compile=True)`.
 
+`--user-path` times what a newcomer writes instead: `from_preset`, `compile()` with the
+library's defaults and `fit` on a tf.data set, each step timed by a callback (bench/user_path.py;
+the flags that configure the compiled step do not apply).
+
 With `--compare-torch`, transformers' `ViTMAEForPreTraining` of the same architecture runs in
 a second process and the two alternate round by round (ABBA), each timing its own steps while
 the other waits, so that both see the same machine; the ratio is the median of the per-round
@@ -12,6 +16,7 @@ ratios. The last line is always `images_per_sec=... step_ms_median=...`.
 
     python bench/throughput.py --preset mae_vit_tiny_patch4_32 --batch 128 --compare-torch
     python bench/throughput.py --preset mae_vit_base_patch16 --batch 8 --mode infer --compare-torch
+    python bench/throughput.py --preset mae_vit_tiny_patch4_32 --batch 128 --user-path --compare-torch
 """
 
 import argparse
@@ -46,12 +51,17 @@ def parse_args(argv=None):
                         help="build the model with remat=True (blocks recomputed in the backward)")
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="library",
                         help="a model variant (constructor arguments, see bench/variants.py)")
+    parser.add_argument("--user-path", action="store_true",
+                        help="time from_preset + compile() defaults + fit, as a user trains")
     parser.add_argument("--compare-torch", action="store_true",
                         help="also time the PyTorch reference (torch, transformers)")
     parser.add_argument("--torch-threads", type=int, default=2)
     parser.add_argument("--matmul-peak", action="store_true",
                         help="measure TF's matmul rate too and print the fraction reached")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.user_path and args.mode != "train":
+        parser.error("--user-path times training: drop --mode infer.")
+    return args
 
 
 def configure_tensorflow(args):
@@ -70,6 +80,11 @@ def configure_tensorflow(args):
 def keras_contestant(args):
     """The Keras side as the arguments configure it."""
     configure_tensorflow(args)
+    overrides = {**parse_overrides(args.set), **VARIANTS[args.variant]}
+    if args.user_path:
+        from user_path import UserPathContestant
+
+        return UserPathContestant(args.preset, args.batch, args.warmup, overrides)
     return KerasContestant(
         args.preset, args.batch, args.mode, jit_compile=not args.no_xla,
         steps_per_execution=args.steps_per_execution, warmup=args.warmup,

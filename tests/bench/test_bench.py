@@ -55,6 +55,23 @@ def test_throughput_bench_trains_through_the_fit_step_and_ends_with_its_summary_
 
 
 @pytest.mark.slow
+def test_the_user_path_bench_trains_with_compile_defaults_through_fit():
+    command = [sys.executable, "bench/throughput.py", "--preset", "mae_vit_micro_patch4_28_grey",
+               "--batch", "4", "--rounds", "2", "--steps", "2", "--warmup", "1",
+               "--quiet-wait", "0", "--user-path"]
+    command += [f"--set={pair}" for pair in TINY_ARCHITECTURE]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trained = re.search(r"iterations (\d+) -> (\d+), loss ([\d.]+) -> ([\d.]+)", result.stdout)
+    assert trained and int(trained.group(2)) - int(trained.group(1)) == 5, result.stdout
+    assert trained.group(3) != trained.group(4)
+    # Keras' first fit() traces the step once or twice; the two rounds' fit() calls reuse it.
+    assert int(re.search(r"traces=(\d+) ", result.stdout).group(1)) <= 2
+    assert re.fullmatch(r"images_per_sec=[\d.]+ step_ms_median=[\d.]+",
+                        result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
 def test_memory_phases_bench_reports_each_phase_and_a_consistent_summary():
     command = [sys.executable, "bench/memory_phases.py", "--preset", "mae_vit_micro_patch4_28_grey",
                "--batch", "4", "--steps", "2", "--update", "adamw"]
