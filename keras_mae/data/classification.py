@@ -1,6 +1,7 @@
 """Labelled input pipelines for the paper's evaluations (appendix A.2, A.3).
 
-Fine-tuning: RandomResizedCrop (area 0.08-1) and flip, RandAugment (9, 0.5), normalisation,
+Fine-tuning: RandomResizedCrop (area 0.08-1) and flip, timm's RandAugment
+('rand-m9-mstd0.5-inc1'), normalisation,
 random erasing (p 0.25), then mixup (0.8) or cutmix (1.0) per batch on label-smoothed targets,
 as timm's `Mixup` in batch mode.
 Linear probing: crop and flip only. Held-out images: resized so that a centre crop of
@@ -14,7 +15,10 @@ from keras_mae.data.augment import random_resized_crop
 from keras_mae.data.mixing import mix_batch
 from keras_mae.data.normalization import PixelNormalization
 from keras_mae.data.pipeline import epoch_examples, shard_by_batch
+from keras_mae.data.rand_augment import REFERENCE_POLICY, parse_policy, rand_augment
 from keras_mae.errors import InputError
+
+KERAS_CV = "keras_cv"  # keras-cv's RandAugment layer (10 ops, each with p 10/11), as an option
 
 
 def random_erasing(image, seed, probability=0.25, area=(0.02, 1 / 3), log_ratio=(-1.2, 1.2)):
@@ -52,19 +56,20 @@ def centre_crop(image, size, crop_fraction):
 
 def make_classification_dataset(
     source, image_size, mean, std, batch_size, training, seed=0, crop_scale=(0.08, 1.0),
-    rand_augment=True, erase_probability=0.25, mixup_alpha=0.8, cutmix_alpha=1.0,
-    label_smoothing=0.1, crop_fraction=0.875, first_epoch=0, epochs=1, steps_per_epoch=None,
-    mixup_prob=1.0, mixup_switch_prob=0.5, cutmix_minmax=None,
+    rand_augment_policy=REFERENCE_POLICY, erase_probability=0.25, mixup_alpha=0.8,
+    cutmix_alpha=1.0, label_smoothing=0.1, crop_fraction=0.875, first_epoch=0, epochs=1,
+    steps_per_epoch=None, mixup_prob=1.0, mixup_switch_prob=0.5, cutmix_minmax=None,
 ):
     """An `ImageSource` with labels -> batches of (normalised images, soft targets).
 
     Training yields `steps_per_epoch` batches (default: every full batch) for each epoch from
-    `first_epoch` to `epochs`, in a new order each epoch; the crop, flip and erasing of each
-    image and the mixing of each batch are seeded by (seed, position in the run) (keras-cv's
-    RandAugment draws from its own generator). `rand_augment`, `erase_probability`,
-    `mixup_alpha`/`cutmix_alpha` (0 = off; see `keras_mae.data.mixing.mix_batch` for
-    `mixup_prob`, `mixup_switch_prob` and `cutmix_minmax`) and `label_smoothing` select the fine-tuning recipe;
-    all off is the probing recipe.
+    `first_epoch` to `epochs`, in a new order each epoch; the crop, flip, RandAugment and
+    erasing of each image and the mixing of each batch are seeded by (seed, position in the run)
+    (keras-cv's RandAugment, `rand_augment_policy="keras_cv"`, draws from its own generator).
+    `rand_augment_policy` (a timm policy string, "keras_cv", or "" for none),
+    `erase_probability`, `mixup_alpha`/`cutmix_alpha` (0 = off; see
+    `keras_mae.data.mixing.mix_batch` for `mixup_prob`, `mixup_switch_prob` and `cutmix_minmax`)
+    and `label_smoothing` select the fine-tuning recipe; all off is the probing recipe.
     """
     if not source.num_classes:
         raise InputError(
@@ -84,21 +89,16 @@ def make_classification_dataset(
         )
         return shard_by_batch(dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
-    import keras_cv  # here, not at the top: only fine-tuning pays for importing it
-
-    randaugment = keras_cv.layers.RandAugment(
-        value_range=(0, 255), augmentations_per_image=2, magnitude=0.9, magnitude_stddev=0.05,
-        seed=seed,
-    ) if rand_augment else None
+    randaugment = _rand_augment(rand_augment_policy, mean, seed)
 
     def augment(image, label, position):
         seeds = tf.stack([tf.cast(seed, tf.int64), position])
-        crop_seed, flip_seed, erase_seed = tf.unstack(tf.random.experimental.stateless_split(seeds, 3))
+        crop_seed, flip_seed, erase_seed, augment_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seeds, 4))
         image = random_resized_crop(image, crop_seed, image_size, crop_scale)
         image = tf.image.stateless_random_flip_left_right(image, flip_seed)
-        if randaugment is not None:  # keras-cv's RandAugment takes RGB images only
-            image = randaugment(image) if image.shape[-1] == 3 else tf.image.rgb_to_grayscale(
-                randaugment(tf.image.grayscale_to_rgb(image)))
+        if randaugment is not None:
+            image = randaugment(image, augment_seed)
         image = normalization.normalize(image)
         if erase_probability:
             image = random_erasing(image, erase_seed, erase_probability)
@@ -117,3 +117,24 @@ def make_classification_dataset(
 
     dataset = dataset.map(mix, num_parallel_calls=tf.data.AUTOTUNE)
     return shard_by_batch(dataset.prefetch(tf.data.AUTOTUNE))
+
+
+def _rand_augment(policy, mean, seed):
+    """(image 0..255 [H, W, C], seed) -> image, for a timm policy string, "keras_cv" (keras-cv's
+    layer, magnitude 9 std 0.5, through RGB for grey images), or None for "" (off)."""
+    if not policy:
+        return None
+    if policy != KERAS_CV:
+        parsed = parse_policy(policy)
+        return lambda image, image_seed: rand_augment(image, image_seed, parsed, mean)
+    import keras_cv  # here, not at the top: only this option pays for importing it
+
+    layer = keras_cv.layers.RandAugment(value_range=(0, 255), augmentations_per_image=2,
+                                        magnitude=0.9, magnitude_stddev=0.05, seed=seed)
+
+    def keras_cv_rand_augment(image, _):
+        if image.shape[-1] == 3:
+            return layer(image)
+        return tf.image.rgb_to_grayscale(layer(tf.image.grayscale_to_rgb(image)))
+
+    return keras_cv_rand_augment

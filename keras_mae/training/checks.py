@@ -9,6 +9,8 @@ import shutil
 
 import ml_collections
 
+from keras_mae.data.classification import KERAS_CV
+from keras_mae.data.rand_augment import parse_policy
 from keras_mae.errors import InputError
 from keras_mae.layers.masking import num_visible
 from keras_mae.layers.patching import check_patch_grid, image_size_pair
@@ -52,6 +54,9 @@ def check_config(config):
         value = functools.reduce(getattr, name.split("."), config) if name in fields else least
         if value < least:
             raise InputError(f"{name} must be at least {least}, got {value} (--config.{name}).")
+    policy = config.augment.get("rand_augment", "") if "augment" in config else ""
+    if policy and policy != KERAS_CV:
+        parse_policy(policy)
     minmax = tuple(config.augment.get("cutmix_minmax", ())) if "augment" in config else ()
     if minmax and not (len(minmax) == 2 and 0 <= minmax[0] < minmax[1] <= 1):
         raise InputError(

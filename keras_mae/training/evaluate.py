@@ -83,7 +83,8 @@ def train_classifier(config, workdir):
         return make_classification_dataset(
             source, data.image_size, data.mean, data.std, config.batch_size, training,
             seed=config.seed, crop_scale=tuple(augment.crop_scale),
-            rand_augment=augment.rand_augment, erase_probability=augment.erase_probability,
+            rand_augment_policy=augment.rand_augment,
+            erase_probability=augment.erase_probability,
             mixup_alpha=augment.mixup_alpha, cutmix_alpha=augment.cutmix_alpha,
             mixup_prob=augment.mixup_prob, mixup_switch_prob=augment.mixup_switch_prob,
             cutmix_minmax=tuple(augment.cutmix_minmax) or None,

@@ -87,7 +87,7 @@ def test_two_workers_read_disjoint_batches_that_together_are_the_whole_pipeline(
         if pipeline == "probing":  # linear probing's recipe: crops and flips
             return make_classification_dataset(
                 source, (28, 28), **GREY, batch_size=50, training=True, seed=0,
-                rand_augment=False, erase_probability=0.0, mixup_alpha=0.0, cutmix_alpha=0.0,
+                rand_augment_policy="", erase_probability=0.0, mixup_alpha=0.0, cutmix_alpha=0.0,
                 label_smoothing=0.0, epochs=1, steps_per_epoch=6)
         return make_classification_dataset(source, (28, 28), **GREY, batch_size=250,
                                            training=False)
@@ -105,9 +105,15 @@ def test_two_workers_read_disjoint_batches_that_together_are_the_whole_pipeline(
     assert not np.array_equal(first[0], second[0])
 
 
-def test_finetuning_batches_of_grey_images_go_through_randaugment():
-    dataset = make_classification_dataset(sample_source("validation"), (28, 28), **GREY,
-                                          batch_size=8, training=True, rand_augment=True,
-                                          steps_per_epoch=1)
-    images, targets = next(iter(dataset))
+@pytest.mark.parametrize("policy", ["rand-m9-mstd0.5-inc1", "keras_cv"])
+def test_finetuning_batches_of_grey_images_go_through_randaugment(policy):
+    def batch(rand_augment_policy):
+        dataset = make_classification_dataset(
+            sample_source("validation"), (28, 28), **GREY, batch_size=8, training=True,
+            rand_augment_policy=rand_augment_policy, erase_probability=0.0, mixup_alpha=0.0,
+            cutmix_alpha=0.0, steps_per_epoch=1)
+        return next(iter(dataset))
+
+    images, targets = batch(policy)
     assert images.shape == (8, 28, 28, 1) and targets.shape == (8, 10)
+    assert not np.array_equal(images, batch("")[0])  # the same crops, then RandAugment

@@ -497,7 +497,7 @@ def test_a_released_pth_or_huggingface_folder_initialises_finetuning_and_probing
     config.model.preset = "mae_vit_base_patch16"  # ignored: the checkpoint's architecture rules
     if task == "finetune":
         config.optim.base_lr = 1e-9  # the encoder trains, but stays where it started
-        config.augment.rand_augment = False  # not what this test is about, and slow to trace
+        config.augment.rand_augment = ""  # not what this test is about, and slow to trace
     classifier, history = train_classifier(config, tmp_path / "run")
     assert classifier.backbone.hidden_dim == reference.config.hidden_size
     assert np.isfinite(history.history["loss"]).all()

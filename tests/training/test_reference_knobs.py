@@ -1,5 +1,5 @@
-"""The reference's fine-tuning knobs as config fields (--clip_grad, --cutmix_minmax, --accum_iter):
-refused when out of range, and reaching the input pipeline."""
+"""The reference's fine-tuning knobs as config fields (--clip_grad, --cutmix_minmax, --accum_iter,
+--aa): refused when out of range, and reaching the input pipeline."""
 
 import numpy as np
 import pytest
@@ -16,6 +16,7 @@ from keras_mae.training.config import default_config, finetune_config
     (finetune_config, "optim.clip_grad", -1.0, "optim.clip_grad must be at least 0"),
     (finetune_config, "augment.cutmix_minmax", (0.8, 0.2), "0 <= min < max <= 1"),
     (finetune_config, "augment.cutmix_minmax", (0.5,), "0 <= min < max <= 1"),
+    (finetune_config, "augment.rand_augment", "rand-m9-q3", "e.g. 'rand-m9-mstd0.5-inc1'"),
 ])
 def test_out_of_range_values_are_refused(make_config, field, value, message):
     config = make_config()
@@ -33,7 +34,7 @@ def test_cutmix_minmax_reaches_the_fine_tuning_batches():
 
     def targets(**mixing):
         dataset = make_classification_dataset(
-            source, (8, 8), (0.5,) * 3, (0.25,) * 3, 8, training=True, rand_augment=False,
+            source, (8, 8), (0.5,) * 3, (0.25,) * 3, 8, training=True, rand_augment_policy="",
             erase_probability=0.0, mixup_alpha=0.0, cutmix_alpha=0.0, label_smoothing=0.0,
             **mixing)
         return next(iter(dataset))[1].numpy()
