@@ -28,9 +28,8 @@ def wants_verbose(argv):
 
 def quiet_tensorflow():
     """Mute TensorFlow's C++ logs (errors that matter surface as Python exceptions; a
-    TF_CPP_MIN_LOG_LEVEL the user set is kept) and its
-    Python INFO lines, and import it with the C stderr muted: its native libraries log before
-    any log level applies."""
+    TF_CPP_MIN_LOG_LEVEL the user set is kept) and its Python INFO lines, and import it with
+    the C stderr muted: its native libraries log before any log level applies."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
     absl_logging.get_absl_handler().addFilter(_tensorflow_info)
