@@ -22,15 +22,15 @@ from bench.bench_common import extract_cifar  # noqa: E402
 from experiments import stage  # noqa: E402
 
 ARCHIVES = {"cifar10": REPO.parent / "shared" / "data" / "cifar10-jpeg" /
-            "cifar10-jpeg-q75.tar.gz"}
+            "cifar10-jpeg-q75.tar.gz"}  # by the data name an experiment's stages.DATA gives
 
 
-def prepare_data(experiment, runs, data_name):
-    """The experiment's image folders, extracted once from ../shared/data into the runs folder."""
+def prepare_data(runs, data_name):
+    """An experiment's image folders, extracted once from ../shared/data into the runs folder."""
     root = runs / "data" / data_name
     if not (root / ".complete").exists():
-        print(f"extracting {ARCHIVES[experiment]} into {root}", flush=True)
-        extract_cifar(ARCHIVES[experiment], root, per_class=10**9)
+        print(f"extracting {ARCHIVES[data_name]} into {root}", flush=True)
+        extract_cifar(ARCHIVES[data_name], root, per_class=10**9)
         (root / ".complete").touch()
     return root
 
@@ -39,7 +39,7 @@ def run_experiment(experiment, runs, only=(), overrides=(), results_dir=REPO / "
     """Run the stages of `experiments/<experiment>/stages.py` (or those in `only`); returns
     {stage name: record} of the finished ones."""
     definition = importlib.import_module(f"experiments.{experiment}.stages")
-    data_root = prepare_data(experiment, runs, definition.DATA)
+    data_root = prepare_data(runs, definition.DATA)
     records = {}
     for each in definition.STAGES:
         if only and each.name not in only:

@@ -112,7 +112,7 @@ def train_classifier(config, workdir):
 def knn_evaluation(config, workdir):
     """Weighted k-NN top-1 of the encoder (task "knn"): every training image (or a fixed random
     `knn.bank_size` of them) is the memory bank, the held-out images are classified. Writes
-    `knn.json` to `workdir` and returns its content."""
+    `knn.json` and `config.json` to `workdir` and returns (the encoder, the result)."""
     check_config(config)
     keras.utils.set_random_seed(config.seed)  # the random encoder, without init_checkpoint
     train_source, eval_source = runner.load_sources(config, require_labels=True)
@@ -135,15 +135,14 @@ def knn_evaluation(config, workdir):
                   temperature=config.knn.temperature)
     logging.info("k-NN top-1 %.4f (mean patch token), %.4f (cls token)",
                  result["knn_top1"], result["knn_top1_cls"])
-    workdir = pathlib.Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "knn.json").write_text(json.dumps(result, indent=2))
+    write_result(workdir, config, "knn.json", result)
     return backbone, result
 
 
 def evaluate_classifier(config, workdir):
     """Top-1 and top-5 of the classifier `init_checkpoint` on the held-out images, centre-
-    cropped as in fine-tuning (task "evaluate"). Writes `evaluation.json` to `workdir`."""
+    cropped as in fine-tuning (task "evaluate"). Writes `evaluation.json` and `config.json` to
+    `workdir`."""
     check_config(config)
     if not config.init_checkpoint:
         raise InputError("The evaluation needs a classifier: --config.init_checkpoint=<a "
@@ -167,7 +166,14 @@ def evaluate_classifier(config, workdir):
     result["images"] = eval_source.num_examples
     logging.info("top-1 %.4f, top-5 %.4f on %d images", result["top1"], result["top5"],
                  result["images"])
+    write_result(workdir, config, "evaluation.json", result)
+    return classifier, result
+
+
+def write_result(workdir, config, name, result):
+    """An evaluation's `result` as `workdir/name`, beside the `config.json` it ran with (as
+    every training run writes one)."""
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "evaluation.json").write_text(json.dumps(result, indent=2))
-    return classifier, result
+    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+    (workdir / name).write_text(json.dumps(result, indent=2))

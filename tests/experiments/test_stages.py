@@ -63,6 +63,23 @@ def test_a_killed_stage_resumes_and_a_finished_one_is_skipped(cifar_folder, tmp_
     assert stage_file.stat().st_mtime_ns == written  # skipped: nothing ran or was rewritten
 
 
+def test_a_knn_stage_records_its_result_and_the_seed_it_ran_with(cifar_folder, tmp_path):
+    knn = Stage("knn_random", "knn.py", train="train[:300]", eval="test[:260]")
+    record = stage.run(knn, REPO / "experiments" / "cifar10", tmp_path, cifar_folder)
+    result = json.loads((tmp_path / "knn_random" / "knn.json").read_text())
+    assert record["result"] == result and record["epochs"] == 0 and record["seed"] == 0
+    assert result["bank_size"] == 300 and result["queries"] == 260
+
+
+def test_every_experiments_data_has_an_archive_to_extract():
+    from experiments import run
+    from experiments.ablations import stages as ablations
+    from experiments.cifar10 import stages as cifar10
+
+    for definition in (cifar10, ablations):
+        assert run.ARCHIVES[definition.DATA].name.endswith(".tar.gz")
+
+
 def test_the_readme_table_is_generated_from_the_committed_results():
     results_file = REPO / "results" / "cifar10.json"
     results = (json.loads(results_file.read_text()) if results_file.exists()
