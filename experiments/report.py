@@ -112,7 +112,8 @@ def draw_curves(results, path):
                           label=label)
         title = "fine-tuning" if task == "finetune" else "linear probe"
         axis.set(title=f"{title}: test top-1", xlabel="epoch", ylabel="top-1 (%)")
-        axis.legend()
+        if axis.lines:  # stages still running have no curve yet
+            axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     pyplot.close(figure)
