@@ -12,6 +12,9 @@ def get_config():
     config.batch_size = 256
     config.epochs = 20
     config.optim.warmup_epochs = 2
+    # Chosen on the held-out train[45000:] among 0.1 (the paper's, for batch 16384), 1 and 10:
+    # 22.6%, 33.4%, 44.3% after 3 epochs (results/cifar10_probe_lr.json).
+    config.optim.base_lr = 10.0
     config.keep_checkpoints = 2
     config.export_saved_model = False
     return config
