@@ -64,7 +64,7 @@ def main():
     import tensorflow as tf
 
     from keras_mae import MaskedAutoencoder
-    from keras_mae.training.optimizers import pretraining_adamw
+    from keras_mae.optimizers import pretraining_adamw
 
     print(f"import TensorFlow and Keras: {rss_mb():,.0f} MiB")
     model = MaskedAutoencoder.from_preset(args.preset, norm_pix_loss=True)

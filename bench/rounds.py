@@ -95,6 +95,17 @@ def speed_ratios(slow, fast):
             min(slow.all_step_ms) / min(fast.all_step_ms))
 
 
+def counting_traces(contestant, function):
+    """`function`, counting in `contestant.traces` how often TensorFlow traces it (retracing
+    costs seconds)."""
+
+    def traced(*args):
+        contestant.traces += 1
+        return function(*args)
+
+    return traced
+
+
 def random_images(architecture, batch, seed=0):
     height, width = architecture["image_size"]
     shape = (batch, height, width, architecture["num_channels"])
@@ -109,8 +120,8 @@ class KerasContestant:
         import tensorflow as tf
 
         from keras_mae import MaskedAutoencoder
+        from keras_mae.optimizers import pretraining_adamw
         from keras_mae.training.callbacks.freed_memory import releasing_freed_memory
-        from keras_mae.training.optimizers import pretraining_adamw
 
         self.mode = mode
         self.traces = 0
@@ -121,7 +132,7 @@ class KerasContestant:
         images = tf.constant(random_images(preset_architecture(preset, **overrides), batch))
         if mode == "infer":
             self.steps_per_call = 1
-            encode = tf.function(self._counting(self.model.encode), jit_compile=jit_compile)
+            encode = tf.function(counting_traces(self, self.model.encode), jit_compile=jit_compile)
             self._call = lambda: encode(images)
         else:
             self.steps_per_call = steps_per_execution
@@ -131,7 +142,7 @@ class KerasContestant:
                 steps_per_execution=steps_per_execution,
             )
             self.model.optimizer.build(self.model.trainable_variables)  # as fit() does first
-            self.model.train_step = self._counting(self.model.train_step)
+            self.model.train_step = counting_traces(self, self.model.train_step)
             self.model.make_train_function()
             iterator = iter(tf.data.Dataset.from_tensors(images).repeat())
             self._call = lambda: self.model.train_function(iterator)
@@ -142,15 +153,6 @@ class KerasContestant:
     @property
     def iterations(self):
         return int(self.model.optimizer.iterations) if self.mode == "train" else 0
-
-    def _counting(self, function):
-        """`function`, counting how often TensorFlow traces it (retracing costs seconds)."""
-
-        def traced(*args):
-            self.traces += 1
-            return function(*args)
-
-        return traced
 
     def _run(self):
         logs = self._call()

@@ -78,7 +78,7 @@ def main():
     import tensorflow as tf
 
     from keras_mae import MaskedAutoencoder
-    from keras_mae.training.optimizers import pretraining_adamw
+    from keras_mae.optimizers import pretraining_adamw
 
     model = MaskedAutoencoder.from_preset(args.preset, norm_pix_loss=True, seed=0)
     images = tf.constant(random_images(preset_architecture(args.preset), args.batch))

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from bench_common import preset_architecture
 from keras_mae import MaskedAutoencoder
-from rounds import random_images
+from rounds import counting_traces, random_images
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -33,7 +33,7 @@ class UserPathContestant:
         self.traces = 0
         self.model = MaskedAutoencoder.from_preset(preset, **(overrides or {}))
         self.model.compile()  # the library's defaults: XLA where it works, the paper's AdamW
-        self.model.train_step = self._counting(self.model.train_step)
+        self.model.train_step = counting_traces(self, self.model.train_step)
         images = random_images(preset_architecture(preset, **(overrides or {})), 4 * batch)
         self.dataset = tf.data.Dataset.from_tensor_slices(images).repeat().batch(batch)
         self.timer = StepTimer()
@@ -44,13 +44,6 @@ class UserPathContestant:
     @property
     def iterations(self):
         return int(self.model.optimizer.iterations)
-
-    def _counting(self, function):
-        def traced(*args):
-            self.traces += 1
-            return function(*args)
-
-        return traced
 
     def round(self, steps):
         """`fit` for `steps` batches: ([wall ms], [CPU ms]) of each."""

@@ -9,6 +9,7 @@ from keras_mae.layers.initializers import layer_norm
 from keras_mae.models.backbone import ViTBackbone
 from keras_mae.models.presets import preset_arguments
 from keras_mae.models.task import Task
+from keras_mae.optimizers import LARS, LayerDecayAdamW
 
 POOLINGS = ("avg", "cls")
 
@@ -76,8 +77,6 @@ class ViTClassifier(Task):
         """The paper's optimiser for this classifier: LARS, lr 0.1, no weight decay, for a
         frozen backbone (linear probing, appendix A.3); else AdamW with layer-wise lr decay 0.65
         and weight decay 0.05, lr 5e-4 (fine-tuning, A.2). Base lrs: scale by batch / 256."""
-        from keras_mae.training.optimizers import LARS, LayerDecayAdamW
-
         if self.freeze_backbone:
             return LARS(0.1 if learning_rate is None else learning_rate)
         return LayerDecayAdamW(5e-4 if learning_rate is None else learning_rate,

@@ -15,6 +15,7 @@ from keras_mae.models.losses import masked_mse, normalize_patches, patch_mean_an
 from keras_mae.models.nonfinite import apply_if, finite_on_all_replicas
 from keras_mae.models.presets import preset_arguments
 from keras_mae.models.task import Task
+from keras_mae.optimizers import pretraining_adamw
 
 
 LOSS_ON = ("masked", "all")
@@ -109,8 +110,6 @@ class MaskedAutoencoder(Task):
     def recipe_optimizer(self, learning_rate=None):
         """The paper's pretraining optimiser (appendix A.1): AdamW(0.9, 0.95), weight decay
         0.05 on matrices only, lr 1.5e-4 (the base lr: scale it by global batch / 256)."""
-        from keras_mae.training.optimizers import pretraining_adamw
-
         return pretraining_adamw(self, 1.5e-4 if learning_rate is None else learning_rate)
 
     # --- forward --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from keras_mae.errors import InputError
 from keras_mae.models import MaskedAutoencoder
 from keras_mae.training import runner
 from keras_mae.training.callbacks import KNNMonitor, ReconstructionFigure
-from keras_mae.training.optimizers import pretraining_adamw
+from keras_mae.optimizers import pretraining_adamw
 
 
 def with_fixed_noise(dataset, num_patches, seed):

@@ -30,7 +30,7 @@ from keras_mae.training.distribute import (
     check_global_batch, is_chief, make_strategy, split_cpu,
 )
 from keras_mae.xla import jit_compile_for
-from keras_mae.training.optimizers import PerUpdate, scaled_learning_rate, warmup_cosine
+from keras_mae.optimizers import PerUpdate, scaled_learning_rate, warmup_cosine
 
 
 @dataclasses.dataclass

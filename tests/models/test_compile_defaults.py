@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from keras_mae import ViTBackbone, ViTClassifier
 from keras_mae.models.presets import split_arguments
-from keras_mae.training.optimizers import LARS, LayerDecayAdamW
+from keras_mae.optimizers import LARS, LayerDecayAdamW
 
 from conftest import TINY, make_mae
 

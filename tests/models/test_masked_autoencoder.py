@@ -12,7 +12,7 @@ from keras_mae import MaskedAutoencoder, ViTBackbone
 from keras_mae.convert.weights import model_weights
 from keras_mae.models.presets import BACKBONE_ARGUMENTS, PRESETS
 from keras_mae.training.checks import parameter_count
-from keras_mae.training.optimizers import pretraining_adamw as adamw
+from keras_mae.optimizers import pretraining_adamw as adamw
 
 from conftest import make_mae, random_batch
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras_mae import MaskedAutoencoder
 from keras_mae.layers import TransformerBlock
 from keras_mae.training.config import default_config
-from keras_mae.training.optimizers import pretraining_adamw as adamw
+from keras_mae.optimizers import pretraining_adamw as adamw
 from keras_mae.training.pretrain import build_model
 
 from conftest import make_mae, random_batch

@@ -12,7 +12,7 @@ from keras_mae.models.masked_autoencoder import steps_taken
 from keras_mae.training import pretrain
 from keras_mae.training.checks import check_config
 from keras_mae.training.config import default_config, finetune_config
-from keras_mae.training.optimizers import PerUpdate, warmup_cosine
+from keras_mae.optimizers import PerUpdate, warmup_cosine
 from keras_mae.training.runner import Job, whole_updates
 
 from conftest import TINY, make_mae

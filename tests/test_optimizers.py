@@ -1,5 +1,8 @@
 """Layer-wise lr decay AdamW and LARS against NumPy re-derivations of the reference's rules."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -7,7 +10,7 @@ import keras
 from keras_mae import ViTBackbone, ViTClassifier
 from keras_mae.convert.weights import model_weights
 from keras_mae.models.presets import split_arguments
-from keras_mae.training.optimizers import LARS, LayerDecayAdamW, vit_layer_id
+from keras_mae.optimizers import LARS, LayerDecayAdamW, vit_layer_id
 
 from conftest import TINY
 
@@ -121,3 +124,35 @@ def test_optimizers_round_trip_through_their_config():
                       LARS(0.1, weight_decay=0.0, momentum=0.8)):
         config = optimizer.get_config()
         assert type(optimizer).from_config(config).get_config() == config
+
+
+LOAD_IN_A_FRESH_PROCESS = """
+import sys
+import keras
+import numpy as np
+import keras_mae  # nothing else: the optimizers must be registered by this import alone
+model = keras.models.load_model(sys.argv[1])
+print(type(model.optimizer).__name__)
+np.save(sys.argv[2], model.predict(np.load(sys.argv[3]), verbose=0))
+"""
+
+
+@pytest.mark.parametrize("freeze_backbone, optimizer", [(True, "LARS"),
+                                                        (False, "LayerDecayAdamW")])
+def test_probe_and_finetuning_checkpoints_load_after_import_keras_mae(
+        tmp_path, freeze_backbone, optimizer):
+    backbone = ViTBackbone(**split_arguments(TINY)[0], name="backbone")
+    model = ViTClassifier(backbone, 5, freeze_backbone=freeze_backbone)
+    model.compile(loss="sparse_categorical_crossentropy", jit_compile=False)
+    images = np.random.default_rng(0).normal(size=(4, *TINY["image_size"], 3))
+    model.fit(images.astype("float32"), np.arange(4), epochs=1, verbose=0)
+    model.save(tmp_path / "model.keras")
+    np.save(tmp_path / "images.npy", images.astype("float32"))
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_IN_A_FRESH_PROCESS, str(tmp_path / "model.keras"),
+         str(tmp_path / "logits.npy"), str(tmp_path / "images.npy")],
+        capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.split()[-1] == optimizer
+    np.testing.assert_allclose(np.load(tmp_path / "logits.npy"),
+                               model.predict(images.astype("float32"), verbose=0), atol=1e-5)
