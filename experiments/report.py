@@ -26,15 +26,19 @@ def summary(stages):
             for name, (pretrained, base, field) in SUMMARY.items()}
 
 
+def recorded(experiment, results_dir):
+    """{stage name: record} of the stages `results_dir/<experiment>.json` holds."""
+    path = pathlib.Path(results_dir) / f"{experiment}.json"
+    return json.loads(path.read_text())["stages"] if path.exists() else {}
+
+
 def write(experiment, records, results_dir, runs):
     """Merge `records` into `results_dir/<experiment>.json` and redraw the report from it."""
     results_dir = pathlib.Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    path = results_dir / f"{experiment}.json"
-    stages = json.loads(path.read_text())["stages"] if path.exists() else {}
-    stages.update(records)
+    stages = {**recorded(experiment, results_dir), **records}
     results = {"summary": summary(stages), "stages": stages}
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    (results_dir / f"{experiment}.json").write_text(json.dumps(results, indent=2) + "\n")
     draw_curves(results, results_dir / f"{experiment}_curves.png")
     reconstructions = results_dir / f"{experiment}_reconstructions.png"
     if "pretrain" in stages and not reconstructions.exists():

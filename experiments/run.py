@@ -6,12 +6,17 @@
 A finished stage is skipped; an interrupted one (a killed process, an ended session) resumes
 from its backup when the same command runs again. After every finished stage,
 `results/<experiment>.json` and the report (plots, the README's table) are written anew.
+On a machine without the runs folder (a new session, another computer), the stages recorded in
+`--results` count as finished: only the others run, from the models the recorded stages
+published there (pass an empty `--results` folder to re-run everything).
 """
 
 import argparse
 import importlib
+import json
 import pathlib
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -35,17 +40,55 @@ def prepare_data(runs, data_name):
     return root
 
 
+def published_model(results_dir, experiment, stage_name):
+    """Where a stage with `publish=True` leaves its final model."""
+    return pathlib.Path(results_dir) / f"{experiment}_{stage_name}.keras"
+
+
+def publish(model_file, target):
+    """`model_file` without its optimizer state (a third of the size) as `target`: the encoder
+    the later stages start from, and one a user can `keras_mae.load`."""
+    import keras_mae  # TensorFlow, only when a stage publishes
+
+    keras_mae.load(model_file).save(target)
+
+
+def restore_recorded(stages, recorded, runs, results_dir, experiment):
+    """Mark the `recorded` stages that have no work directory in `runs` finished (their
+    `stage.json`, and the model they published): they are then skipped. A recorded stage whose
+    model a stage still to run needs, but which published none, is left to run again."""
+    to_run = [each for each in stages if each.name not in recorded]
+    for each in stages:
+        workdir = runs / each.name
+        if each.name not in recorded or (workdir / "stage.json").exists():
+            continue
+        published = published_model(results_dir, experiment, each.name)
+        if not published.exists() and any(later.init == each.name for later in to_run):
+            continue
+        workdir.mkdir(parents=True, exist_ok=True)
+        if published.exists():
+            shutil.copyfile(published, workdir / "model.keras")
+        (workdir / "stage.json").write_text(json.dumps(recorded[each.name], indent=2))
+        print(f"[{each.name}] recorded in {results_dir}: not re-run", flush=True)
+
+
 def run_experiment(experiment, runs, only=(), overrides=(), results_dir=REPO / "results"):
     """Run the stages of `experiments/<experiment>/stages.py` (or those in `only`); returns
     {stage name: record} of the finished ones."""
     definition = importlib.import_module(f"experiments.{experiment}.stages")
     data_root = prepare_data(runs, definition.DATA)
+    recorded = definition.recorded(results_dir)
+    restore_recorded(definition.STAGES, recorded, runs, results_dir, experiment)
     records = {}
     for each in definition.STAGES:
         if only and each.name not in only:
             continue
         records[each.name] = stage.run(each, REPO / "experiments" / experiment, runs,
                                        data_root, overrides)
+        target = published_model(results_dir, experiment, each.name)
+        if each.publish and (records[each.name] != recorded.get(each.name)
+                             or not target.exists()):
+            publish(runs / each.name / "model.keras", target)
         definition.write_report(records, results_dir, runs)
     return records
 

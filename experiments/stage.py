@@ -26,6 +26,8 @@ class Stage:
     eval: str = "test"
     init: str = ""
     overrides: tuple = ()  # this stage's own --config.<field>=<value> settings
+    publish: bool = False  # its final model goes to results/ (see run.publish), so that the
+    # stages starting from it can run on another machine
 
 
 def command(stage, experiment_dir, runs, data_root, overrides=()):

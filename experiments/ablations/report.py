@@ -18,6 +18,7 @@ PAPER = {
     "loss_on_all_patches": "~0.5 lower fine-tuning (sec. 3)",
 }
 PAPER_MASK_RATIO_LINEAR = {0.10: 54.6, 0.75: 73.5}  # the two points figure 5's text quotes
+STAGES_FILE = "ablations_stages.json"  # every stage's record; ablations.json is made from it
 FIELDS = {"mask_ratio": "mask_ratio", "decoder_num_layers": "decoder_depth",
           "mask_token_in_encoder": "mask_token_in_encoder", "norm_pix_loss": "norm_pix_loss",
           "loss_on": "loss_on"}
@@ -51,14 +52,18 @@ def variants(definitions, base, records):
     return entries
 
 
+def recorded(results_dir):
+    """{stage name: record} of the ablations' stages that `results_dir` holds."""
+    path = pathlib.Path(results_dir) / STAGES_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def write(definitions, base, records, results_dir, runs):
     """Merge `records` into the ablations' stage records and rewrite JSON, plot and table."""
     results_dir = pathlib.Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    stages_file = results_dir / "ablations_stages.json"
-    stages = json.loads(stages_file.read_text()) if stages_file.exists() else {}
-    stages.update(records)
-    stages_file.write_text(json.dumps(stages, indent=2) + "\n")
+    stages = {**recorded(results_dir), **records}
+    (results_dir / STAGES_FILE).write_text(json.dumps(stages, indent=2) + "\n")
     results = {"variants": variants(definitions, base, stages)}
     results["total_wall_time_s"] = round(sum(s["wall_time_s"] for s in stages.values()), 1)
     (results_dir / "ablations.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -36,3 +36,4 @@ def _stages():
 
 STAGES = tuple(_stages())
 write_report = functools.partial(report.write, VARIANTS, BASE)
+recorded = report.recorded

@@ -8,7 +8,7 @@ from experiments.stage import Stage
 
 DATA = "cifar10"  # the extracted ../shared/data/cifar10-jpeg archive, in the runs folder
 STAGES = (
-    Stage("pretrain", "pretrain.py", train="train[:45000]", eval="train[45000:]"),
+    Stage("pretrain", "pretrain.py", train="train[:45000]", eval="train[45000:]", publish=True),
     Stage("knn_pretrained", "knn.py", init="pretrain"),
     Stage("knn_random", "knn.py"),
     Stage("linprobe_pretrained", "linprobe.py", init="pretrain"),
@@ -18,3 +18,4 @@ STAGES = (
 )
 
 write_report = functools.partial(report.write, "cifar10")
+recorded = functools.partial(report.recorded, "cifar10")

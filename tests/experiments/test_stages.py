@@ -8,9 +8,10 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
-from experiments import report, stage
+from experiments import report, run, stage
 from experiments.stage import Stage
 
 from conftest import REPO
@@ -72,7 +73,6 @@ def test_a_knn_stage_records_its_result_and_the_seed_it_ran_with(cifar_folder, t
 
 
 def test_every_experiments_data_has_an_archive_to_extract():
-    from experiments import run
     from experiments.ablations import stages as ablations
     from experiments.cifar10 import stages as cifar10
 
@@ -101,3 +101,59 @@ def test_the_summary_pairs_each_pretrained_stage_with_its_baseline():
         "linear_probe_top1": {"pretrained": None, "random": None},
         "finetune_top1": {"pretrained": None, "scratch": 0.6},
     }
+
+
+PROOF = (Stage("pretrain", "pretrain.py", publish=True),
+         Stage("knn_pretrained", "knn.py", init="pretrain"), Stage("knn_random", "knn.py"),
+         Stage("linprobe_pretrained", "linprobe.py", init="pretrain"))
+
+
+def test_on_a_new_machine_the_recorded_stages_are_not_re_run(tmp_path):
+    recorded = {name: {"command": name, "result": {"knn_top1": 0.5}}
+                for name in ("pretrain", "knn_pretrained")}
+    results, runs = tmp_path / "results", tmp_path / "runs"
+    results.mkdir()
+    run.published_model(results, "proof", "pretrain").write_bytes(b"the pretrained model")
+    run.restore_recorded(PROOF, recorded, runs, results, "proof")
+    for name in recorded:
+        assert json.loads((runs / name / "stage.json").read_text()) == recorded[name]
+    assert (runs / "pretrain" / "model.keras").read_bytes() == b"the pretrained model"
+    assert not (runs / "knn_random").exists() and not (runs / "linprobe_pretrained").exists()
+
+
+def test_a_recorded_stage_runs_again_if_a_later_stage_needs_the_model_it_did_not_publish(
+        tmp_path):
+    recorded = {name: {"command": name} for name in ("pretrain", "knn_pretrained")}
+    runs = tmp_path / "runs"
+    run.restore_recorded(PROOF, recorded, runs, tmp_path, "proof")  # nothing published
+    assert not (runs / "pretrain").exists()  # linprobe_pretrained will need its model
+    assert (runs / "knn_pretrained" / "stage.json").exists()  # no stage starts from it
+
+
+def test_a_published_model_is_the_model_without_its_optimizer_and_later_stages_start_from_it(
+        cifar_folder, tmp_path):
+    from keras_mae import MaskedAutoencoder
+
+    model = MaskedAutoencoder.from_preset("mae_vit_micro_patch4_32", seed=0)
+    model.compile(jit_compile=False)
+    model.fit(np.random.default_rng(0).normal(size=(8, 32, 32, 3)).astype("float32"),
+              epochs=1, batch_size=4, verbose=0)
+    trained = tmp_path / "trained.keras"
+    model.save(trained)
+    published = run.published_model(tmp_path / "results", "cifar10", "pretrain")
+    published.parent.mkdir()
+    run.publish(trained, published)
+    assert published.stat().st_size < trained.stat().st_size / 2  # no AdamW moments
+
+    runs = tmp_path / "runs"
+    run.restore_recorded(PROOF, {"pretrain": {"command": "pretrained elsewhere"}}, runs,
+                         published.parent, "cifar10")
+    knn = Stage("knn_pretrained", "knn.py", train="train[:300]", eval="test[:260]",
+                init="pretrain")
+    stage.run(knn, REPO / "experiments" / "cifar10", runs, cifar_folder)
+    config = json.loads((runs / "knn_pretrained" / "config.json").read_text())
+    assert config["init_checkpoint"] == str(runs / "pretrain" / "model.keras")
+    restored = MaskedAutoencoder.from_preset("mae_vit_micro_patch4_32", seed=1)
+    restored.load_weights(runs / "pretrain" / "model.keras")
+    for mine, theirs in zip(restored.weights, model.weights):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
