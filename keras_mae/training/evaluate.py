@@ -18,10 +18,10 @@ from keras_mae.errors import InputError
 from keras_mae.loading import load
 from keras_mae.models import MaskedAutoencoder, ViTBackbone, ViTClassifier
 from keras_mae.models.presets import preset_arguments
+from keras_mae.optimizers import LARS, LayerDecayAdamW
 from keras_mae.training import runner
 from keras_mae.training.callbacks.knn import knn_top1
 from keras_mae.training.checks import check_config
-from keras_mae.optimizers import LARS, LayerDecayAdamW
 
 
 def pretrained_backbone(config):

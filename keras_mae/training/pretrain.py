@@ -9,9 +9,9 @@ import tensorflow as tf
 from keras_mae.data import labelled_batches, make_dataset
 from keras_mae.errors import InputError
 from keras_mae.models import MaskedAutoencoder
+from keras_mae.optimizers import pretraining_adamw
 from keras_mae.training import runner
 from keras_mae.training.callbacks import KNNMonitor, ReconstructionFigure
-from keras_mae.optimizers import pretraining_adamw
 
 
 def with_fixed_noise(dataset, num_patches, seed):

@@ -21,6 +21,7 @@ from absl import logging
 from keras_mae.data import find_unreadable, from_folder, from_tfds, sample_source
 from keras_mae.errors import InputError
 from keras_mae.export import export_saved_model
+from keras_mae.optimizers import PerUpdate, scaled_learning_rate, warmup_cosine
 from keras_mae.training.callbacks import (
     AtomicBackupAndRestore, EpochCheckpoints, NonFiniteLossPolicy,
     ReleaseFreedMemoryWhileCompiling, StopOnInterrupt, TrainingThroughput, save_atomically,
@@ -30,7 +31,6 @@ from keras_mae.training.distribute import (
     check_global_batch, is_chief, make_strategy, split_cpu,
 )
 from keras_mae.xla import jit_compile_for
-from keras_mae.optimizers import PerUpdate, scaled_learning_rate, warmup_cosine
 
 
 @dataclasses.dataclass
