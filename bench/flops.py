@@ -17,33 +17,37 @@ def transformer_flops(tokens, dim, mlp_dim, depth):
     return depth * (projections + attention)
 
 
-def forward_flops(architecture, mask_ratio=0.75, mode="train"):
-    """Forward FLOPs per image: the pretraining model (`train`) or the unmasked encoder (`infer`)."""
+def forward_flops(architecture, mode="train"):
+    """Forward FLOPs per image: the pretraining model (`train`) or the unmasked encoder (`infer`).
+    The pretraining model follows the architecture's MAE fields: `mask_ratio` (0.75 unless
+    set), `decoder_num_layers` (0: one linear layer from the encoder's width to pixels) and
+    `mask_token_in_encoder` (the encoder on every patch, the decoder without mask tokens)."""
     height, width = architecture["image_size"]
     patch, channels = architecture["patch_size"], architecture["num_channels"]
     patches = (height // patch) * (width // patch)
     pixels_per_patch = patch * patch * channels
-    enc_dim, dec_dim = architecture["hidden_dim"], architecture["decoder_hidden_dim"]
+    enc_dim = architecture["hidden_dim"]
     embed = 2 * patches * pixels_per_patch * enc_dim  # every patch is embedded, then gathered
-    if mode == "infer":
-        return embed + transformer_flops(
-            1 + patches, enc_dim, architecture["mlp_dim"], architecture["num_layers"]
-        )
-    visible = int(patches * (1 - mask_ratio))
+    if mode == "infer" or architecture.get("mask_token_in_encoder"):
+        encoded = patches
+    else:
+        encoded = int(patches * (1 - architecture.get("mask_ratio", 0.75)))  # as num_visible
     encoder = transformer_flops(
-        1 + visible, enc_dim, architecture["mlp_dim"], architecture["num_layers"]
+        1 + encoded, enc_dim, architecture["mlp_dim"], architecture["num_layers"]
     )
-    decoder_embed = 2 * (1 + visible) * enc_dim * dec_dim
-    decoder = transformer_flops(
-        1 + patches, dec_dim, architecture["decoder_mlp_dim"], architecture["decoder_num_layers"]
-    )
+    if mode == "infer":
+        return embed + encoder
+    dec_depth = architecture["decoder_num_layers"]
+    dec_dim = architecture["decoder_hidden_dim"] if dec_depth else enc_dim
+    decoder_embed = 2 * (1 + encoded) * enc_dim * dec_dim if dec_depth else 0
+    decoder = transformer_flops(1 + patches, dec_dim, architecture["decoder_mlp_dim"], dec_depth)
     prediction = 2 * (1 + patches) * dec_dim * pixels_per_patch
     return embed + encoder + decoder_embed + decoder + prediction
 
 
-def step_flops(preset, batch, mode="train", overrides=None, mask_ratio=0.75):
+def step_flops(preset, batch, mode="train", overrides=None):
     """FLOPs of one training step (3x forward) or one encoder pass over a batch."""
-    per_image = forward_flops(preset_architecture(preset, **(overrides or {})), mask_ratio, mode)
+    per_image = forward_flops(preset_architecture(preset, **(overrides or {})), mode)
     return batch * per_image * (3 if mode == "train" else 1)
 
 
@@ -52,8 +56,8 @@ def main():
     parser.add_argument("--preset", default="mae_vit_base_patch16")
     parser.add_argument("--mask-ratio", type=float, default=0.75)
     args = parser.parse_args()
-    architecture = preset_architecture(args.preset)
-    gflop = {mode: forward_flops(architecture, args.mask_ratio, mode) * factor / 1e9
+    architecture = preset_architecture(args.preset, mask_ratio=args.mask_ratio)
+    gflop = {mode: forward_flops(architecture, mode) * factor / 1e9
              for mode, factor in (("train", 3), ("infer", 1))}
     for mode, value in gflop.items():
         print(f"{mode}: {value:.3f} GFLOP per image")

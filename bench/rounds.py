@@ -127,8 +127,8 @@ class KerasContestant:
         self.traces = 0
         self.losses = []
         overrides = overrides or {}
-        self.model = MaskedAutoencoder.from_preset(preset, norm_pix_loss=True, seed=0,
-                                                   **overrides)
+        self.model = MaskedAutoencoder.from_preset(
+            preset, **{"norm_pix_loss": True, "seed": 0, **overrides})
         images = tf.constant(random_images(preset_architecture(preset, **overrides), batch))
         if mode == "infer":
             self.steps_per_call = 1

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-README = REPO / "README.md"
 # summary field: (its stage for the pretrained encoder, for the baseline, the stage's value)
 SUMMARY = {
     "knn_top1": ("knn_pretrained", "knn_random", "knn_top1"),
@@ -43,8 +42,7 @@ def write(experiment, records, results_dir, runs):
     reconstructions = results_dir / f"{experiment}_reconstructions.png"
     if "pretrain" in stages and not reconstructions.exists():
         draw_reconstructions(runs, reconstructions)
-    if README.exists():
-        update_readme(README, experiment, results)
+    update_readme(readme_beside(results_dir), experiment, results)
     return results
 
 
@@ -73,11 +71,18 @@ def results_table(results):
     return "\n".join(rows)
 
 
+def readme_beside(results_dir):
+    """The README of the checkout that holds `results_dir` (`<checkout>/results`), whose tables
+    show those results, whichever checkout runs the stages."""
+    return pathlib.Path(results_dir).resolve().parent / "README.md"
+
+
 def update_readme(readme, experiment, results, table=None):
     """Replace the text between `<!-- <experiment>-results -->` and `<!-- /<experiment>-results
-    -->` in the README by the table of `results` (`table(results)`, by default this module's)."""
+    -->` in the README by the table of `results` (`table(results)`, by default this module's);
+    a README without those markers, or none, is left alone."""
     start, end = f"<!-- {experiment}-results -->", f"<!-- /{experiment}-results -->"
-    text = readme.read_text()
+    text = readme.read_text() if readme.exists() else ""
     if start not in text:
         return
     before, rest = text.split(start, 1)

@@ -1,10 +1,11 @@
 """The ablations' results: `results/ablations.json` (one entry per variant and group), the plot
-`results/ablations.png` and the README's table, all from the stage records."""
+`results/ablations.png` and the README's table, all from the stage records and, for the cost of
+each variant measured on one machine, `results/ablation_cost.json` (bench/ablation_cost.py)."""
 
 import json
 import pathlib
 
-from experiments.report import README, update_readme
+from experiments.report import readme_beside, update_readme
 
 # The paper's figures for the same ablations (ViT-L, 800 epochs, ImageNet-1k): linear probe /
 # fine-tuning top-1, from table 1 and the text of section 4.1.
@@ -19,13 +20,16 @@ PAPER = {
 }
 PAPER_MASK_RATIO_LINEAR = {0.10: 54.6, 0.75: 73.5}  # the two points figure 5's text quotes
 STAGES_FILE = "ablations_stages.json"  # every stage's record; ablations.json is made from it
+COST_FILE = "ablation_cost.json"  # bench/ablation_cost.py: every variant's cost beside MAE's
 FIELDS = {"mask_ratio": "mask_ratio", "decoder_num_layers": "decoder_depth",
           "mask_token_in_encoder": "mask_token_in_encoder", "norm_pix_loss": "norm_pix_loss",
           "loss_on": "loss_on"}
 
 
-def variants(definitions, base, records):
-    """The JSON's entries: one per (variant, group) whose pretraining stage finished."""
+def variants(definitions, base, records, cost=None):
+    """The JSON's entries: one per (variant, group) whose pretraining stage finished; `cost`:
+    the variants' figures of bench/ablation_cost.py."""
+    costs = (cost or {}).get("variants", {})
     entries = []
     for name, groups, fields in definitions:
         if name not in records:
@@ -47,6 +51,8 @@ def variants(definitions, base, records):
                       for p in pretrain["curve"]],
             "knn_top1": stages[1]["result"]["knn_top1"] if stages[1] else None,
             "linear_probe_top1": stages[2]["result"]["val_accuracy"] if stages[2] else None,
+            "cost": {k: v for k, v in costs[name].items() if k != "model"}
+            if name in costs else None,
         }
         entries += [{**entry, "group": group} for group in groups]
     return entries
@@ -58,37 +64,52 @@ def recorded(results_dir):
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def measured_cost(results_dir):
+    """bench/ablation_cost.py's figures in `results_dir`, or None before it ran."""
+    path = pathlib.Path(results_dir) / COST_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def write(definitions, base, records, results_dir, runs):
     """Merge `records` into the ablations' stage records and rewrite JSON, plot and table."""
     results_dir = pathlib.Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     stages = {**recorded(results_dir), **records}
     (results_dir / STAGES_FILE).write_text(json.dumps(stages, indent=2) + "\n")
-    results = {"variants": variants(definitions, base, stages)}
+    cost = measured_cost(results_dir)
+    results = {"variants": variants(definitions, base, stages, cost)}
     results["total_wall_time_s"] = round(sum(s["wall_time_s"] for s in stages.values()), 1)
+    if cost:
+        results["cost"] = {k: v for k, v in cost.items() if k != "variants"}
     (results_dir / "ablations.json").write_text(json.dumps(results, indent=2) + "\n")
     draw(results, results_dir / "ablations.png")
-    if README.exists():
-        update_readme(README, "ablations", results, results_table)
+    update_readme(readme_beside(results_dir), "ablations", results, results_table)
     return results
 
 
 def results_table(results):
-    """The README's table: our figures (test top-1, %) beside the paper's."""
+    """The README's table: our figures (test top-1, %; cost beside MAE's) by the paper's."""
     def percent(value):
         return "running" if value is None else f"{100 * value:.1f}"
 
-    rows = ["| group | variant | k-NN | linear probe | train images/s | peak RSS (MiB) | "
-            "paper, ViT-L: linear / fine-tune |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
+    def cost(entry, field):
+        return "-" if entry["cost"] is None else entry["cost"][field]
+
+    rows = ["| group | variant | k-NN | linear probe | training FLOPs (x MAE) | training time "
+            "(x MAE) | peak RSS (MiB) | paper, ViT-L: linear / fine-tune |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for entry in results["variants"]:
         rows.append(
             f"| {entry['group']} | {entry['name']} | {percent(entry['knn_top1'])} | "
-            f"{percent(entry['linear_probe_top1'])} | {entry['train_images_per_sec'] or '-'} | "
-            f"{entry['peak_rss_mib'] or '-'} | {PAPER.get(entry['name'], '')} |")
-    rows.append("")
-    rows.append(f"Total wall time: {results['total_wall_time_s'] / 3600:.1f} h.")
-    return "\n".join(rows)
+            f"{percent(entry['linear_probe_top1'])} | {cost(entry, 'flops_over_mae')} | "
+            f"{cost(entry, 'time_over_mae')} | {cost(entry, 'peak_rss_mib')} | "
+            f"{PAPER.get(entry['name'], '')} |")
+    note = f"Total wall time of the runs: {results['total_wall_time_s'] / 3600:.1f} h."
+    if "cost" in results:
+        note = (f"Cost: `bench/ablation_cost.py`, each variant's training steps (batch "
+                f"{results['cost']['batch']}) in turns with MAE's on one machine "
+                f"({results['cost']['cpu']}), FLOPs counted from the architecture. {note}")
+    return "\n".join([*rows, "", note])
 
 
 def draw(results, path):

@@ -176,3 +176,60 @@ def test_every_bench_variant_is_a_set_of_constructor_arguments():
     for name, arguments in bench_module("variants").VARIANTS.items():
         model = MaskedAutoencoder.from_preset("mae_vit_micro_patch4_28_grey", **arguments)
         assert all(getattr(model, key) == value for key, value in arguments.items()), name
+
+
+def test_flop_count_of_every_ablation_variant_agrees_with_tensorflows_own_count():
+    """The architecture's count (matmuls and the patch embedding) against TensorFlow's graph
+    profiler, which also counts the element-wise work: a few percent above, never below."""
+    import tensorflow as tf
+
+    from experiments.ablations.stages import BASE, VARIANTS
+    from keras_mae import MaskedAutoencoder
+
+    flops, bench_common = bench_module("flops"), bench_module("bench_common")
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    for name, _, changes in VARIANTS:
+        if set(changes) <= {"norm_pix_loss", "loss_on"}:
+            continue  # the baseline's forward pass
+        fields = {**BASE, **changes}
+        model = MaskedAutoencoder.from_preset("mae_vit_micro_patch4_32", **fields)
+        graph = tf.function(lambda images: model(images)["pred"]).get_concrete_function(
+            tf.TensorSpec((1, 32, 32, 3))).graph
+        counted = tf.compat.v1.profiler.profile(graph, options=options).total_float_ops
+        ours = flops.forward_flops(bench_common.preset_architecture("mae_vit_micro_patch4_32",
+                                                                    **fields))
+        assert 1.0 <= counted / ours <= 1.03, (name, counted, ours)
+
+
+def test_mask_tokens_in_the_encoder_cost_the_papers_flops_on_vit_large():
+    """Table 1c: the encoder on every patch costs ViT-L (decoder 8 x 512) 3.3x the FLOPs."""
+    flops, bench_common = bench_module("flops"), bench_module("bench_common")
+    architecture = bench_common.preset_architecture("mae_vit_large_patch16")
+    ratio = (flops.forward_flops({**architecture, "mask_token_in_encoder": True})
+             / flops.forward_flops(architecture))
+    assert 3.2 <= ratio <= 3.4, ratio
+
+
+@pytest.mark.slow
+def test_ablation_cost_bench_times_each_variant_beside_the_baseline(tmp_path):
+    output = tmp_path / "cost.json"
+    command = [sys.executable, "bench/ablation_cost.py", "--batch", "4", "--rounds", "2",
+               "--steps", "1", "--warmup", "1", "--output", str(output),
+               "--variants", "mae,decoder_depth_0,mask_token_in_encoder"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    costs = json.loads(output.read_text())
+    assert costs["batch"] == 4 and costs["cpu"] and costs["commit"]
+    variants = costs["variants"]
+    assert list(variants) == ["mae", "decoder_depth_0", "mask_token_in_encoder"]
+    assert variants["mae"]["time_over_mae"] == 1.0 and variants["mae"]["flops_over_mae"] == 1.0
+    assert variants["mask_token_in_encoder"]["model"]["mask_token_in_encoder"] is True
+    # The encoder on all 64 patches instead of 16: more FLOPs; no decoder blocks: fewer.
+    assert variants["mask_token_in_encoder"]["flops_over_mae"] > 2
+    assert variants["decoder_depth_0"]["flops_over_mae"] < 1
+    for figures in variants.values():
+        assert figures["peak_rss_mib"] > 100
+        assert math.isclose(figures["train_images_per_sec"], 4000 / figures["step_ms"],
+                            rel_tol=0.01)
+    assert result.stdout.strip().splitlines()[-1].startswith("variants=3 slowest=")

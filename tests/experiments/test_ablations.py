@@ -1,0 +1,66 @@
+"""The ablations' results: the committed JSON has the issue's shape, and the README's table is
+generated from it and from the cost each variant measured beside MAE's."""
+
+import json
+
+from experiments.ablations import report, stages
+
+from conftest import REPO
+
+ENTRY_FIELDS = {"name", "group", "model", "command", "commit", "seed", "cpu", "wall_time_s",
+                "train_images_per_sec", "peak_rss_mib", "curve", "knn_top1", "linear_probe_top1"}
+MODEL_FIELDS = {"mask_ratio", "decoder_depth", "mask_token_in_encoder", "norm_pix_loss",
+                "loss_on"}
+GROUPS = {"mask_ratio", "decoder_depth", "mask_token_in_encoder", "target"}
+
+
+def _record(knn, probe):
+    curve = [{"epoch": 1, "loss": 0.9, "knn_top1": 0.3, "train_images_per_sec": 500.0}]
+    common = {"command": "python train.py", "commit": "abc", "seed": 0, "cpu": "cpu",
+              "wall_time_s": 10.0, "peak_rss_mib": 1000}
+    return {f"{name}{suffix}": {**common, "curve": curve if not suffix else [], "result": result}
+            for name, suffix, result in (("mae", "", {}), ("mae", "_knn", {"knn_top1": knn}),
+                                         ("mae", "_linprobe", {"val_accuracy": probe}))}
+
+
+def test_the_committed_json_has_every_field_and_the_readme_table_is_made_from_it():
+    results = json.loads((REPO / "results" / "ablations.json").read_text())
+    assert results["variants"], "no variant recorded"
+    for entry in results["variants"]:
+        assert ENTRY_FIELDS <= set(entry), ENTRY_FIELDS - set(entry)
+        assert set(entry["model"]) == MODEL_FIELDS and entry["group"] in GROUPS
+        for point in entry["curve"]:
+            assert {"epoch", "loss"} <= set(point)
+    assert report.results_table(results) in (REPO / "README.md").read_text()
+
+
+def test_the_table_shows_the_cost_measured_beside_mae_in_the_readme_beside_the_results(
+        tmp_path):
+    results_dir, readme = tmp_path / "results", tmp_path / "README.md"
+    results_dir.mkdir()
+    markers = "<!-- ablations-results -->\n{}\n<!-- /ablations-results -->\n"
+    readme.write_text("# A checkout\n" + markers.format("old"))
+    repo_readme = (REPO / "README.md").read_text()
+    cost = {"cpu": "Test CPU, 2 CPUs", "batch": 256, "command": "python bench/ablation_cost.py",
+            "variants": {"mae": {"model": {}, "flops_over_mae": 1.0, "time_over_mae": 1.0,
+                                 "peak_rss_mib": 1234}}}
+    (results_dir / report.COST_FILE).write_text(json.dumps(cost))
+    results = report.write(stages.VARIANTS, stages.BASE, _record(0.45, 0.43), results_dir, None)
+    assert readme.read_text() == "# A checkout\n" + markers.format(report.results_table(results))
+    assert (REPO / "README.md").read_text() == repo_readme  # only the results' own checkout
+    assert results["cost"] == {"cpu": "Test CPU, 2 CPUs", "batch": 256,
+                               "command": "python bench/ablation_cost.py"}
+    mae_rows = [row for row in report.results_table(results).splitlines()
+                if row.startswith("| mask_ratio | mae |")]
+    assert mae_rows == ["| mask_ratio | mae | 45.0 | 43.0 | 1.0 | 1.0 | 1234 | "
+                        f"{report.PAPER['mae']} |"]
+    assert "Test CPU, 2 CPUs" in report.results_table(results)
+    written = json.loads((results_dir / "ablations.json").read_text())
+    assert written["variants"][0]["cost"]["peak_rss_mib"] == 1234
+    assert written["variants"][0]["train_images_per_sec"] == 500.0  # the run's own speed
+
+
+def test_without_a_cost_measurement_the_table_says_so():
+    results = report.variants(stages.VARIANTS, stages.BASE, _record(0.45, 0.43))
+    table = report.results_table({"variants": results, "total_wall_time_s": 30.0})
+    assert "| 45.0 | 43.0 | - | - | - |" in table and "ablation_cost" not in table
