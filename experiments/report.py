@@ -14,6 +14,7 @@ SUMMARY = {
     "finetune_top1": ("finetune_pretrained", "finetune_scratch", "val_accuracy"),
 }
 BASELINES = {"knn_top1": "random", "linear_probe_top1": "random", "finetune_top1": "scratch"}
+SELECTION_PREFIX = "select_probe_"  # stages that choose the probe's settings on held-out images
 
 
 def summary(stages):
@@ -62,6 +63,15 @@ def results_table(results):
                       else f"{100 * (pretrained - baseline):+.1f}")
         rows.append(f"| {label} | {cell(pretrained)} | {cell(baseline)} "
                     f"({BASELINES[field]} init) | {difference} |")
+    selection = {name.removeprefix(SELECTION_PREFIX): stage for name, stage in
+                 results["stages"].items() if name.startswith(SELECTION_PREFIX)}
+    if selection:
+        rows += ["", "| linear probe, chosen on held-out images (3 epochs) | held-out top-1 (%) |",
+                 "| --- | --- |"]
+        for name, stage in selection.items():
+            pooling, lr = name.split("_lr")
+            rows.append(f"| {pooling} pooling, base lr {lr} | "
+                        f"{cell(stage['result']['val_accuracy'])} |")
     rows.append("")
     rows.append("| stage | epochs | wall time | CPU |")
     rows.append("| --- | --- | --- | --- |")

@@ -103,6 +103,14 @@ def test_the_summary_pairs_each_pretrained_stage_with_its_baseline():
     }
 
 
+def test_the_table_shows_the_probe_settings_tried_on_held_out_images():
+    record = {"epochs": 3, "wall_time_s": 60.0, "cpu": "cpu", "result": {"val_accuracy": 0.443}}
+    table = report.results_table({"summary": report.summary({}),
+                                  "stages": {"select_probe_avg_lr30": record}})
+    assert "| avg pooling, base lr 30 | 44.3 |" in table
+    assert "| select_probe_avg_lr30 | 3 | 1 min | cpu |" in table
+
+
 PROOF = (Stage("pretrain", "pretrain.py", publish=True),
          Stage("knn_pretrained", "knn.py", init="pretrain"), Stage("knn_random", "knn.py"),
          Stage("linprobe_pretrained", "linprobe.py", init="pretrain"))
