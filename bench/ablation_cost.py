@@ -8,6 +8,7 @@ a ratio measured beside the baseline, whatever machine each variant's pretrainin
 
 import argparse
 import json
+import pathlib
 import shlex
 import sys
 
@@ -15,7 +16,8 @@ from bench_common import cpu_name, median, preset_architecture
 from flops import forward_flops
 from rounds import ServedContestant, interleave
 
-from experiments.ablations.stages import BASE, VARIANTS
+from experiments.ablations import report
+from experiments.ablations.stages import BASE, VARIANTS, write_report
 from experiments.stage import commit
 
 BASELINE = "mae"
@@ -77,7 +79,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--output", help="write the figures as JSON here")
+    parser.add_argument("--output", type=pathlib.Path,
+                        help="write the figures as JSON here; in the ablations' results folder, "
+                        "their report (JSON, plot, README table) is rewritten with them")
     args = parser.parse_args()
     known = [name for name, _, _ in VARIANTS]
     names = args.variants.split(",")
@@ -96,6 +100,8 @@ def main():
                        "rounds": args.rounds, "steps": args.steps, "variants": costs},
                       file, indent=2)
             file.write("\n")
+        if report.recorded(args.output.parent):
+            write_report({}, args.output.parent, None)
     slowest = max(costs, key=lambda name: costs[name]["time_over_mae"])
     print(f"variants={len(costs)} slowest={slowest} "
           f"slowest_time_over_mae={costs[slowest]['time_over_mae']:.3f}")

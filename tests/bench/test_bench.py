@@ -213,7 +213,10 @@ def test_mask_tokens_in_the_encoder_cost_the_papers_flops_on_vit_large():
 
 @pytest.mark.slow
 def test_ablation_cost_bench_times_each_variant_beside_the_baseline(tmp_path):
-    output = tmp_path / "cost.json"
+    from experiments.ablations.report import STAGES_FILE
+
+    (tmp_path / STAGES_FILE).write_text((REPO / "results" / STAGES_FILE).read_text())
+    output = tmp_path / "ablation_cost.json"
     command = [sys.executable, "bench/ablation_cost.py", "--batch", "4", "--rounds", "2",
                "--steps", "1", "--warmup", "1", "--output", str(output),
                "--variants", "mae,decoder_depth_0,mask_token_in_encoder"]
@@ -233,3 +236,8 @@ def test_ablation_cost_bench_times_each_variant_beside_the_baseline(tmp_path):
         assert math.isclose(figures["train_images_per_sec"], 4000 / figures["step_ms"],
                             rel_tol=0.01)
     assert result.stdout.strip().splitlines()[-1].startswith("variants=3 slowest=")
+    # Beside the ablations' records, their report now holds the cost.
+    report = json.loads((tmp_path / "ablations.json").read_text())
+    assert report["cost"]["batch"] == 4
+    mae = next(entry for entry in report["variants"] if entry["name"] == "mae")
+    assert mae["cost"]["peak_rss_mib"] == variants["mae"]["peak_rss_mib"]
