@@ -26,10 +26,8 @@ FIELDS = {"mask_ratio": "mask_ratio", "decoder_num_layers": "decoder_depth",
           "loss_on": "loss_on"}
 
 
-def variants(definitions, base, records, cost=None):
-    """The JSON's entries: one per (variant, group) whose pretraining stage finished; `cost`:
-    the variants' figures of bench/ablation_cost.py."""
-    costs = (cost or {}).get("variants", {})
+def variants(definitions, base, records):
+    """The JSON's entries: one per (variant, group) whose pretraining stage finished."""
     entries = []
     for name, groups, fields in definitions:
         if name not in records:
@@ -51,8 +49,6 @@ def variants(definitions, base, records, cost=None):
                       for p in pretrain["curve"]],
             "knn_top1": stages[1]["result"]["knn_top1"] if stages[1] else None,
             "linear_probe_top1": stages[2]["result"]["val_accuracy"] if stages[2] else None,
-            "cost": {k: v for k, v in costs[name].items() if k != "model"}
-            if name in costs else None,
         }
         entries += [{**entry, "group": group} for group in groups]
     return entries
@@ -76,11 +72,11 @@ def write(definitions, base, records, results_dir, runs):
     results_dir.mkdir(parents=True, exist_ok=True)
     stages = {**recorded(results_dir), **records}
     (results_dir / STAGES_FILE).write_text(json.dumps(stages, indent=2) + "\n")
-    cost = measured_cost(results_dir)
-    results = {"variants": variants(definitions, base, stages, cost)}
+    results = {"variants": variants(definitions, base, stages)}
     results["total_wall_time_s"] = round(sum(s["wall_time_s"] for s in stages.values()), 1)
-    if cost:
-        results["cost"] = {k: v for k, v in cost.items() if k != "variants"}
+    cost = measured_cost(results_dir)
+    if cost:  # every variant's, measured on one machine, whether or not its runs ended
+        results["cost"] = cost
     (results_dir / "ablations.json").write_text(json.dumps(results, indent=2) + "\n")
     draw(results, results_dir / "ablations.png")
     update_readme(readme_beside(results_dir), "ablations", results, results_table)
@@ -88,28 +84,29 @@ def write(definitions, base, records, results_dir, runs):
 
 
 def results_table(results):
-    """The README's table: our figures (test top-1, %; cost beside MAE's) by the paper's."""
+    """The README's tables: our accuracies (test top-1, %) by the paper's, then each variant's
+    cost beside MAE's on one machine."""
     def percent(value):
         return "running" if value is None else f"{100 * value:.1f}"
 
-    def cost(entry, field):
-        return "-" if entry["cost"] is None else entry["cost"][field]
-
-    rows = ["| group | variant | k-NN | linear probe | training FLOPs (x MAE) | training time "
-            "(x MAE) | peak RSS (MiB) | paper, ViT-L: linear / fine-tune |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = ["| group | variant | k-NN | linear probe | paper, ViT-L: linear / fine-tune |",
+            "| --- | --- | --- | --- | --- |"]
     for entry in results["variants"]:
-        rows.append(
-            f"| {entry['group']} | {entry['name']} | {percent(entry['knn_top1'])} | "
-            f"{percent(entry['linear_probe_top1'])} | {cost(entry, 'flops_over_mae')} | "
-            f"{cost(entry, 'time_over_mae')} | {cost(entry, 'peak_rss_mib')} | "
-            f"{PAPER.get(entry['name'], '')} |")
-    note = f"Total wall time of the runs: {results['total_wall_time_s'] / 3600:.1f} h."
+        rows.append(f"| {entry['group']} | {entry['name']} | {percent(entry['knn_top1'])} | "
+                    f"{percent(entry['linear_probe_top1'])} | {PAPER.get(entry['name'], '')} |")
+    rows += ["", f"Total wall time of the runs: {results['total_wall_time_s'] / 3600:.1f} h."]
     if "cost" in results:
-        note = (f"Cost: `bench/ablation_cost.py`, each variant's training steps (batch "
-                f"{results['cost']['batch']}) in turns with MAE's on one machine "
-                f"({results['cost']['cpu']}), FLOPs counted from the architecture. {note}")
-    return "\n".join([*rows, "", note])
+        cost = results["cost"]
+        rows += ["", "| variant | training FLOPs (x MAE) | training time (x MAE) | "
+                 "training images/s | peak RSS (MiB) |", "| --- | --- | --- | --- | --- |"]
+        for name, figures in cost["variants"].items():
+            rows.append(f"| {name} | {figures['flops_over_mae']:.2f} | "
+                        f"{figures['time_over_mae']:.2f} | {figures['train_images_per_sec']:.0f} | "
+                        f"{figures['peak_rss_mib']} |")
+        rows += ["", f"Cost: `bench/ablation_cost.py`, each variant's training steps (batch "
+                     f"{cost['batch']}, random images) in turns with MAE's on one machine "
+                     f"({cost['cpu']}); FLOPs counted from the architecture."]
+    return "\n".join(rows)
 
 
 def draw(results, path):
