@@ -15,6 +15,7 @@ SUMMARY = {
 }
 BASELINES = {"knn_top1": "random", "linear_probe_top1": "random", "finetune_top1": "scratch"}
 SELECTION_PREFIX = "select_probe_"  # stages that choose the probe's settings on held-out images
+POOLINGS = {"cls": "cls token", "avg": "mean patch token"}
 
 
 def summary(stages):
@@ -70,7 +71,7 @@ def results_table(results):
                  "| --- | --- |"]
         for name, stage in selection.items():
             pooling, lr = name.split("_lr")
-            rows.append(f"| {pooling} pooling, base lr {lr} | "
+            rows.append(f"| {POOLINGS[pooling]}, base lr {lr} | "
                         f"{cell(stage['result']['val_accuracy'])} |")
     rows.append("")
     rows.append("| stage | epochs | wall time | CPU |")

@@ -107,7 +107,7 @@ def test_the_table_shows_the_probe_settings_tried_on_held_out_images():
     record = {"epochs": 3, "wall_time_s": 60.0, "cpu": "cpu", "result": {"val_accuracy": 0.443}}
     table = report.results_table({"summary": report.summary({}),
                                   "stages": {"select_probe_avg_lr30": record}})
-    assert "| avg pooling, base lr 30 | 44.3 |" in table
+    assert "| mean patch token, base lr 30 | 44.3 |" in table
     assert "| select_probe_avg_lr30 | 3 | 1 min | cpu |" in table
 
 
