@@ -16,8 +16,7 @@ from bench_common import cpu_name, median, preset_architecture
 from flops import forward_flops
 from rounds import ServedContestant, interleave
 
-from experiments.ablations import report
-from experiments.ablations.stages import BASE, VARIANTS, write_report
+from experiments.ablations.stages import BASE, VARIANTS, recorded, write_report
 from experiments.stage import commit
 
 BASELINE = "mae"
@@ -74,7 +73,8 @@ def cost(batch, fields, round_best_ms, max_rss_mb, baseline_flops, time_over_bas
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=256, help="the ablations' batch")
-    parser.add_argument("--variants", default=",".join(name for name, _, _ in VARIANTS),
+    known = [name for name, _, _ in VARIANTS]
+    parser.add_argument("--variants", default=",".join(known),
                         help="comma-separated variant names (default: all)")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--steps", type=int, default=3)
@@ -83,7 +83,6 @@ def main():
                         help="write the figures as JSON here; in the ablations' results folder, "
                         "their report (JSON, plot, README table) is rewritten with them")
     args = parser.parse_args()
-    known = [name for name, _, _ in VARIANTS]
     names = args.variants.split(",")
     unknown = sorted(set(names) - set(known))
     if unknown:
@@ -100,7 +99,7 @@ def main():
                        "rounds": args.rounds, "steps": args.steps, "variants": costs},
                       file, indent=2)
             file.write("\n")
-        if report.recorded(args.output.parent):
+        if recorded(args.output.parent):
             write_report({}, args.output.parent, None)
     slowest = max(costs, key=lambda name: costs[name]["time_over_mae"])
     print(f"variants={len(costs)} slowest={slowest} "
