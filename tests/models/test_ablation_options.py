@@ -119,3 +119,26 @@ def test_defaults_are_mae_and_build_the_same_weights():
     explicit = make_mae(**TINY, mask_token_in_encoder=False, loss_on="masked", seed=0)
     assert list(model_weights(default)) == list(model_weights(explicit))
     assert isinstance(default, MaskedAutoencoder)
+
+
+def encoder_gradient_norms(model):
+    """Norm of the masked loss's gradient for each of the encoder's weights, on one batch."""
+    import tensorflow as tf
+
+    images, noise = random_batch(model)
+    with tf.GradientTape() as tape:
+        loss = model.compute_masked_loss(images, model(images, noise=noise, training=True))
+    weights = model.backbone.trainable_weights
+    return [0.0 if g is None else float(tf.norm(g)) for g in tape.gradient(loss, weights)]
+
+
+def test_a_trivial_head_after_a_visible_only_encoder_gives_the_encoder_no_gradient():
+    """Why MAE needs a decoder (results/ablations.json, decoder_depth_0): a per-token head
+    predicts a removed patch from its mask token and position alone, so the masked loss never
+    reaches the encoder; BERT's trivial head works because its encoder holds the mask tokens."""
+    trivial = make_mae(**{**TINY, "decoder_num_layers": 0}, seed=0)
+    assert max(encoder_gradient_norms(trivial)) == 0.0
+    bert = make_mae(**{**TINY, "decoder_num_layers": 0, "mask_token_in_encoder": True}, seed=0)
+    assert min(encoder_gradient_norms(bert)) > 0.0
+    mae = make_mae(**TINY, seed=0)
+    assert max(encoder_gradient_norms(mae)) > 0.0
