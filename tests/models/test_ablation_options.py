@@ -4,6 +4,7 @@ files of keras_mae 0.1 load with their old outputs: tests/models/test_loading.py
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import keras
 from keras_mae import MaskedAutoencoder
@@ -123,8 +124,6 @@ def test_defaults_are_mae_and_build_the_same_weights():
 
 def encoder_gradient_norms(model):
     """Norm of the masked loss's gradient for each of the encoder's weights, on one batch."""
-    import tensorflow as tf
-
     images, noise = random_batch(model)
     with tf.GradientTape() as tape:
         loss = model.compute_masked_loss(images, model(images, noise=noise, training=True))
