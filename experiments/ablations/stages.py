@@ -22,6 +22,9 @@ VARIANTS = (
     ("mask_token_in_encoder", ("mask_token_in_encoder",), {"mask_token_in_encoder": True}),
     ("pixel_targets", ("target",), {"norm_pix_loss": False}),
     ("loss_on_all_patches", ("target",), {"loss_on": "all"}),
+    # BERT's whole design on images: 15% masked, mask tokens in the encoder, a one-layer head.
+    ("bert_design", ("mask_token_in_encoder",),
+     {"mask_ratio": 0.15, "decoder_num_layers": 0, "mask_token_in_encoder": True}),
 )
 
 

@@ -19,6 +19,7 @@ VARIANTS = {
     "trivial_head": dict(decoder_num_layers=0),
     "mask_token_in_encoder": dict(mask_token_in_encoder=True),
     "loss_on_all": dict(loss_on="all"),
+    "bert_design": dict(mask_ratio=0.15, decoder_num_layers=0, mask_token_in_encoder=True),
 }
 
 
