@@ -243,13 +243,14 @@ class RecordingBackup:
 def test_a_second_ctrl_c_quits_at_once_without_writing_a_backup(capsys):
     backup = RecordingBackup()
     interrupt = StopOnInterrupt(backup)
+    handler_before = signal.getsignal(signal.SIGINT)  # SIG_IGN in a shell's background job
     with interrupt.catching_interrupts():
         signal.raise_signal(signal.SIGINT)  # the first: stop after this step
         assert "Ctrl-C again to quit at once" in capsys.readouterr().err
         with pytest.raises(KeyboardInterrupt):
             signal.raise_signal(signal.SIGINT)  # the second: at once
     assert backup.saves == 0  # the previous backup is kept as it is
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is handler_before  # restored
 
 
 def test_an_epoch_whose_every_step_was_skipped_ends_the_run_and_a_partly_skipped_one_does_not(
