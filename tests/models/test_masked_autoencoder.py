@@ -187,7 +187,7 @@ def test_fit_accepts_images_pairs_and_dicts(tiny_config, batch_form):
     data = {"images": images, "pair": (images, np.zeros(8)),
             "dict": {"images": images, "noise": noise}}[batch_form]
     dataset = tf.data.Dataset.from_tensor_slices(data).batch(4)
-    model.compile(optimizer=adamw(model, 1e-3), jit_compile=True)
+    model.compile(optimizer=adamw(model, 1e-3), jit_compile=False)  # XLA: test_distribute.py
     history = model.fit(dataset, epochs=3, verbose=0)
     losses = history.history["loss"]
     assert len(losses) == 3 and all(np.isfinite(losses))

@@ -114,6 +114,7 @@ def test_train_py_accumulates(tmp_path):
     config.batch_size, config.epochs, config.steps_per_epoch = 16, 1, 8
     config.grad_accum_steps, config.optim.clip_grad = 4, 1.0
     config.eval_steps, config.num_figure_images = 1, 2
+    config.export_saved_model = False  # serving: tests/tools/test_export.py
     model, history = pretrain.pretrain(config, tmp_path)
     assert int(model.optimizer.iterations) == 2 and int(steps_taken(model.optimizer)) == 8
     assert model.optimizer.global_clipnorm == 1.0
