@@ -87,11 +87,19 @@ def cifar_config(folder):
 @pytest.fixture(scope="session")
 def cifar_run(cifar_folder, tmp_path_factory):
     """(config, workdir, model, history) of one short pretraining run on real CIFAR-10, shared
-    by the tests that judge what it learned and what it wrote."""
+    by the tests that judge what it learned and what it wrote (slow tests, all of them)."""
     config = cifar_config(cifar_folder)
     workdir = tmp_path_factory.mktemp("cifar_run")
     model, history = pretrain(config, workdir)
     return config, workdir, model, history
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects
+def pytest_collection_modifyitems(items):
+    """A test that needs the CIFAR-10 pretraining run (minutes) is a slow test."""
+    for item in items:
+        if "cifar_run" in item.fixturenames:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -84,7 +84,6 @@ def patch_errors(original, prediction, mask):
     return float((error * mask).sum() / mask.sum())
 
 
-@pytest.mark.slow  # trains on real CIFAR-10 (the cifar_run fixture)
 def test_trained_model_reconstructs_held_out_images_better_than_patch_means(cifar_folder, cifar_run):
     _, _, model, _ = cifar_run
     pixels = held_out_pixels(cifar_folder, 64)
@@ -103,7 +102,6 @@ def test_trained_model_reconstructs_held_out_images_better_than_patch_means(cifa
     assert model_error < 0.82 * baseline, (model_error, baseline)
 
 
-@pytest.mark.slow  # trains on real CIFAR-10 (the cifar_run fixture)
 def test_training_logs_the_figure_to_tensorboard_every_epoch(cifar_run):
     config, workdir, _, _ = cifar_run
     steps = []
@@ -115,7 +113,6 @@ def test_training_logs_the_figure_to_tensorboard_every_epoch(cifar_run):
     assert figure.shape == (TITLE_HEIGHT + 8 * (96 + 2) - 2, 4 * (96 + 2) - 2, 3)  # 8 rows of 32 px x3
 
 
-@pytest.mark.slow  # trains on real CIFAR-10 (the cifar_run fixture)
 def test_visualize_cli_draws_a_checkpoint_on_given_images(cifar_folder, cifar_run, tmp_path):
     workdir = cifar_run[1]
     one_file = sorted((cifar_folder / "test" / "ship").iterdir())[0]

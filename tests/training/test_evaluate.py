@@ -29,7 +29,6 @@ def encoder_weights(model):
             if path.startswith("backbone/")}
 
 
-@pytest.mark.slow  # trains on real CIFAR-10 (the cifar_run fixture)
 def test_linear_probe_trains_only_a_head_on_the_frozen_encoder(cifar_folder, cifar_run, tmp_path):
     pretrained = cifar_run[1] / "model.keras"
     workdir = tmp_path / "probe"
@@ -68,7 +67,6 @@ def test_linear_probe_trains_only_a_head_on_the_frozen_encoder(cifar_folder, cif
 BEATS_CHANCE = 0.14
 
 
-@pytest.mark.slow  # trains on real CIFAR-10 (the cifar_run fixture)
 def test_finetuning_with_the_papers_recipe_moves_the_encoder_and_learns(
         cifar_folder, cifar_run, tmp_path):
     config = finetune_config()

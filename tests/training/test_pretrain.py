@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 import keras
@@ -65,7 +64,6 @@ def patch_mean_baseline(folder, config):
     return float((normalised**2).mean())  # the prediction (the patch mean) is 0 after norm-pix
 
 
-@pytest.mark.slow  # trains on real CIFAR-10 (the cifar_run fixture)
 def test_short_pretraining_on_real_cifar10_beats_the_patch_mean_baseline(cifar_folder, cifar_run):
     config, _, _, history = cifar_run
     held_out = history.history["val_loss"]
