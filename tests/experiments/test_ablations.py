@@ -66,3 +66,10 @@ def test_without_a_cost_measurement_the_table_has_no_cost():
     results = report.variants(stages.VARIANTS, stages.BASE, _record(0.45, 0.43))
     table = report.results_table({"variants": results, "total_wall_time_s": 30.0})
     assert "| 45.0 | 43.0 |" in table and "ablation_cost" not in table
+
+
+def test_the_plot_marks_the_untrained_encoder_from_the_proof_beside_the_results(tmp_path):
+    assert report.untrained_knn(tmp_path) is None  # the proof has not run here
+    summary = {"knn_top1": {"pretrained": 0.5, "random": 0.333}}
+    (tmp_path / "cifar10.json").write_text(json.dumps({"summary": summary}))
+    assert report.untrained_knn(tmp_path) == 0.333
