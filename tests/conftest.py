@@ -50,24 +50,49 @@ def tiny_config():
     return dict(TINY)
 
 
+def bench_common():
+    """The benches' shared module (bench/bench_common.py), loaded from its file."""
+    import importlib.util
+
+    path = REPO / "bench" / "bench_common.py"
+    spec = importlib.util.spec_from_file_location("bench_common", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def extract_cifar(destination, per_class):
     """Extract the first `per_class` train and `per_class // 4` test JPEGs of every class into
     `destination` (train/<class>/, test/<class>/), with the benches' extraction."""
     if not CIFAR_ARCHIVE.exists():
         pytest.skip(f"Real data not found at {CIFAR_ARCHIVE}")
-    import importlib.util
-
-    path = REPO / "bench" / "bench_common.py"
-    spec = importlib.util.spec_from_file_location("bench_common", path)
-    bench_common = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_common)
-    return bench_common.extract_cifar(CIFAR_ARCHIVE, destination, per_class)
+    return bench_common().extract_cifar(CIFAR_ARCHIVE, destination, per_class)
 
 
 @pytest.fixture(scope="session")
 def cifar_folder(tmp_path_factory):
     """Real CIFAR-10 JPEGs: train/<class>/ (400 per class) and test/<class>/ (100 per class)."""
     return extract_cifar(tmp_path_factory.mktemp("cifar10"), per_class=400)
+
+
+@pytest.fixture(scope="session")
+def small_cifar_folder(tmp_path_factory):
+    """Real CIFAR-10 JPEGs: train/<class>/ (40 per class) and test/<class>/ (10 per class)."""
+    return extract_cifar(tmp_path_factory.mktemp("cifar10_small"), per_class=40)
+
+
+@pytest.fixture(scope="session")
+def cifar_tfds(small_cifar_folder, tmp_path_factory):
+    """{file format: TFDS data_dir} of the 400 training JPEGs of `small_cifar_folder` as TFDS
+    data set "cifar10_jpeg" (split "train", in `from_folder`'s order), written offline as
+    ArrayRecord (4 files) and as TFRecord (20 files, more than TFDS reads at once, so that
+    their order matters)."""
+    return {
+        file_format: bench_common().folder_as_tfds(
+            small_cifar_folder / "train", tmp_path_factory.mktemp(file_format), "cifar10_jpeg",
+            file_format, num_shards=num_shards)
+        for file_format, num_shards in (("array_record", 4), ("tfrecord", 20))
+    }
 
 
 def cifar_config(folder):

@@ -17,7 +17,8 @@ def epoch_examples(source, seed, first_epoch, last_epoch, examples_per_epoch,
     (image, label, position) with position = epoch x examples_per_epoch + index in the epoch.
 
     Sources with random access draw a new permutation of all their examples every epoch (the
-    reference's full reshuffle); the others (TFDS) shuffle through a buffer seeded per epoch.
+    reference's full reshuffle); the others (TFDS stored as TFRecord) read in an order drawn
+    per epoch (`source.epoch_order`) through a buffer seeded per epoch.
     """
     per_epoch = examples_per_epoch
     positions = tf.data.Dataset.range(first_epoch * per_epoch, last_epoch * per_epoch)
@@ -36,7 +37,9 @@ def epoch_examples(source, seed, first_epoch, last_epoch, examples_per_epoch,
         return positions.map(example, num_parallel_calls=tf.data.AUTOTUNE)
 
     def one_epoch(epoch):
-        return source.dataset.shuffle(
+        epoch_seed = tf.stack([tf.cast(seed, tf.int64), epoch])
+        examples = source.epoch_order(epoch_seed) if source.epoch_order else source.dataset
+        return examples.shuffle(
             shuffle_buffer, seed=tf.cast(seed, tf.int64) * 1_000_003 + epoch,
             reshuffle_each_iteration=False,
         ).repeat().take(per_epoch)

@@ -7,7 +7,6 @@ decoder converts anyway); other channel counts are refused.
 """
 
 import dataclasses
-import difflib
 import pathlib
 import re
 import typing
@@ -26,9 +25,12 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 class ImageSource:
     """A data set of (image, label) pairs and what is known of it.
 
-    `read`, where the source has random access (arrays, folders), maps an int64 index in
-    [0, num_examples) to its (image, label): training pipelines then draw a new permutation of
-    the whole source every epoch, as the reference's sampler does.
+    `read`, where the source has random access (arrays, folders, TFDS stored as ArrayRecord),
+    maps an int64 index in [0, num_examples) to its (image, label): training pipelines then draw
+    a new permutation of the whole source every epoch, as the reference's sampler does.
+    `epoch_order`, for sources read in sequence (TFDS stored as TFRecord), maps a seed ([2]
+    int64) to the examples in an order drawn from it (e.g. files shuffled), which training
+    pipelines then pass through a shuffle buffer.
     """
 
     dataset: tf.data.Dataset
@@ -36,6 +38,7 @@ class ImageSource:
     class_names: tuple = ()
     files: tuple = ()  # The image files read, for sources made of files.
     read: typing.Optional[typing.Callable] = None
+    epoch_order: typing.Optional[typing.Callable] = None
 
     @property
     def num_classes(self):
@@ -161,82 +164,6 @@ def decode_file(file, num_channels):
         tf.io.read_file(file), channels=num_channels, expand_animations=False
     )
     return tf.ensure_shape(image, [None, None, num_channels])
-
-
-def from_tfds(name, split="train", data_dir=None, download=True, shuffle_files=False,
-              image_key="image", label_key="label", num_channels=None):
-    """A TensorFlow Datasets data set by name, e.g. `from_tfds("cifar10", "train")`.
-
-    Unknown names, and data sets that are not prepared when `download` is False, are refused
-    at once with what to do (instead of TFDS' list of every data set, or its download retries).
-    """
-    import tensorflow_datasets as tfds
-
-    _check_tfds(tfds, name, split, data_dir, download)
-    dataset, info = tfds.load(
-        name, split=split, data_dir=data_dir, download=download,
-        shuffle_files=shuffle_files, with_info=True,
-    )
-    label_feature = info.features[label_key] if label_key in info.features else None
-    class_names = tuple(getattr(label_feature, "names", None) or ())
-
-    def to_pair(example):
-        label = example[label_key] if label_feature is not None else tf.constant(-1)
-        return example[image_key], tf.cast(label, tf.int64)
-
-    try:
-        num_examples = info.splits[split].num_examples
-    except KeyError:  # no split metadata (e.g. under tfds.testing.mock_data): count instead
-        num_examples = int(dataset.reduce(0, lambda count, _: count + 1))
-    dataset = dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = with_channels(dataset, num_channels, f"The images of TFDS {name!r}")
-    return ImageSource(dataset, num_examples, class_names)
-
-
-def _check_tfds(tfds, name, split, data_dir, download):
-    """Refuse an unknown TFDS name (with the close ones), an unprepared data set that may not
-    be downloaded (with how to prepare it) and an unknown split; announce a download."""
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError:
-        base = re.split(r"[/:]", name)[0]
-        close = difflib.get_close_matches(base, tfds.list_builders(with_community_datasets=False))
-        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise InputError(
-            f"TFDS has no data set {name!r}.{hint} All names: "
-            "https://www.tensorflow.org/datasets/catalog/overview (--config.data.tfds_name)."
-        ) from None
-    if not builder.is_prepared():
-        where = data_dir or "TFDS' default data_dir (~/tensorflow_datasets)"
-        if download:
-            logging.warning("TFDS data set %r is not prepared in %s: downloading and preparing "
-                            "it now (needs network access).", name, where)
-            return
-        manual = " (it needs a manual download first: --manual_dir)" if getattr(
-            builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None) else ""
-        command = f"tfds build {name.split(':')[0]}"
-        command += f" --data_dir={data_dir}" if data_dir else ""
-        raise InputError(
-            f"TFDS data set {name!r} is not prepared in {where}, and downloads are off "
-            f"(data.tfds_download=False). Prepare it once where there is network access: "
-            f"`{command}`{manual}; or point --config.data.tfds_data_dir to where it is prepared."
-        )
-    splits = set(builder.info.splits)
-    unknown = [part for part in re.findall(r"[A-Za-z_][\w-]*", split) if part not in splits]
-    if splits and unknown:
-        raise InputError(
-            f"TFDS data set {name!r} has no split {unknown[0]!r}; its splits: "
-            f"{', '.join(sorted(splits))} (slices like 'train[:95%]' work too)."
-        )
-
-
-def with_channels(dataset, num_channels, what):
-    """(image [H, W, C], label) pairs -> images with `num_channels` channels (see
-    `channel_converter`)."""
-    convert = channel_converter(dataset.element_spec[0].shape[-1], num_channels, what)
-    if convert is _unchanged:
-        return dataset
-    return dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def channel_converter(have, num_channels, what):

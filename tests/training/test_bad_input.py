@@ -173,7 +173,7 @@ def test_unknown_tfds_name_lists_the_close_ones(tmp_path):
 
 def test_tfds_set_not_prepared_while_downloads_are_off_says_how_to_prepare_it(tmp_path):
     with pytest.raises(InputError, match=rf"not prepared in {tmp_path}.*`tfds build cifar10 "
-                                         rf"--data_dir={tmp_path}`"):
+                                         rf"--data_dir={tmp_path} --file_format=array_record`"):
         from_tfds("cifar10", data_dir=str(tmp_path), download=False)
     assert list(tmp_path.iterdir()) == []  # nothing downloaded or half-prepared
 
