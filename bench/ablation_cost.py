@@ -1,9 +1,10 @@
-"""The cost of every ablation variant (experiments/ablations/stages.py) on one machine: FLOPs
+"""The cost of every ablation variant (devtools/ablation_variants.py) on one machine: FLOPs
 per image, training step time and peak memory of the ablations' model and batch. Each variant
 trains in a process of its own, in turns (ABBA) with the MAE baseline's, so that its time is
 a ratio measured beside the baseline, whatever machine each variant's pretraining ran on.
 
     python bench/ablation_cost.py --output results/ablation_cost.json
+    python experiments/run.py ablations --report-only   # the ablations' report, with the cost
 """
 
 import argparse
@@ -12,12 +13,13 @@ import pathlib
 import shlex
 import sys
 
-from bench_common import cpu_name, median, preset_architecture
+from bench_common import median, preset_architecture
 from flops import forward_flops
 from rounds import ServedContestant, interleave
 
-from experiments.ablations.stages import BASE, VARIANTS, recorded, write_report
-from experiments.stage import commit
+from devtools.ablation_variants import BASE, VARIANTS
+from devtools.commit import commit
+from devtools.machine import cpu_name
 
 BASELINE = "mae"
 PRESET = "mae_vit_micro_patch4_32"  # the ablations' model (experiments/cifar10/pretrain.py)
@@ -80,8 +82,8 @@ def main():
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--output", type=pathlib.Path,
-                        help="write the figures as JSON here; in the ablations' results folder, "
-                        "their report (JSON, plot, README table) is rewritten with them")
+                        help="write the figures as JSON here (results/ablation_cost.json: "
+                        "the ablations' report shows them)")
     args = parser.parse_args()
     names = args.variants.split(",")
     unknown = sorted(set(names) - set(known))
@@ -99,8 +101,6 @@ def main():
                        "rounds": args.rounds, "steps": args.steps, "variants": costs},
                       file, indent=2)
             file.write("\n")
-        if recorded(args.output.parent):
-            write_report({}, args.output.parent, None)
     slowest = max(costs, key=lambda name: costs[name]["time_over_mae"])
     print(f"variants={len(costs)} slowest={slowest} "
           f"slowest_time_over_mae={costs[slowest]['time_over_mae']:.3f}")

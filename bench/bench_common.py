@@ -1,22 +1,18 @@
 """What every bench shares: the repo on the import path, preset architectures and ViTMAE configs
-read without importing TensorFlow (the PyTorch process must not load it), the CIFAR-10 JPEGs,
-medians, peak RSS and the machine's name."""
+read without importing TensorFlow (the PyTorch process must not load it), image folders as a
+TFDS data set, medians and peak RSS. (What experiments/ needs too lives in devtools/.)"""
 
 import ast
-import os
 import pathlib
-import platform
 import resource
 import statistics
 import sys
-import tarfile
 import types
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-CIFAR_ARCHIVE = REPO.parent / "shared" / "data" / "cifar10-jpeg" / "cifar10-jpeg-q75.tar.gz"
 _SOURCES = {}
 
 
@@ -74,27 +70,6 @@ def hf_config(arguments):
     return product_source("keras_mae/convert/huggingface.py").hf_config(arguments)
 
 
-def extract_cifar(archive, destination, per_class):
-    """The first `per_class` train and `per_class // 4` test JPEGs of every class of the CIFAR-10
-    archive -> `destination`/train/<class>/*.jpg and `destination`/test/<class>/*.jpg."""
-    destination = pathlib.Path(destination)
-    counts = {}
-    with tarfile.open(archive, "r:gz") as tar:
-        for member in tar:
-            parts = pathlib.PurePosixPath(member.name).parts
-            if not member.isfile() or len(parts) < 3:
-                continue
-            split, label = parts[-3], parts[-2]
-            limit = per_class if split == "train" else per_class // 4
-            if counts.get((split, label), 0) >= limit:
-                continue
-            counts[split, label] = counts.get((split, label), 0) + 1
-            target = destination / split / label / parts[-1]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(tar.extractfile(member).read())
-    return destination
-
-
 def folder_as_tfds(folder, data_dir, name, file_format="array_record", num_shards=None):
     """A class-per-folder image tree -> a TFDS data set `name` in `data_dir` (split "train", the
     JPEG bytes stored as they are), its examples in `from_folder`'s order (sorted classes, then
@@ -116,18 +91,6 @@ def folder_as_tfds(folder, data_dir, name, file_format="array_record", num_shard
         download_config=tfds.download.DownloadConfig(num_shards=num_shards),
     )
     return data_dir
-
-
-def cpu_name():
-    """The processor's model name and CPU count, to say which machine figures come from."""
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            name = next(line.split(":", 1)[1].strip() for line in cpuinfo
-                        if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{name}, {os.cpu_count()} CPUs"
 
 
 def median(values):

@@ -13,8 +13,10 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench_common import CIFAR_ARCHIVE, extract_cifar, median
+from bench_common import median
 from rounds import KerasContestant, interleave, timed
+
+from devtools.cifar import CIFAR_ARCHIVE, extract_cifar
 
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 

@@ -16,8 +16,9 @@ import subprocess
 import sys
 import time
 
-import bench_common  # noqa: F401  (puts the repo on the import path)
-from bench_common import cpu_name, median
+from bench_common import median
+
+from devtools.machine import cpu_name
 
 SHAPES = (
     (2048, 2048, 2048),

@@ -205,18 +205,6 @@ class ServedContestant:
             self.process.kill()
 
 
-def torch_contestant(preset, batch, mode, threads=2, warmup=2, overrides=()):
-    """The PyTorch reference (bench/torch_reference.py) in its own process."""
-    from torch_reference import require_installed
-
-    require_installed("torch", "transformers")
-    return ServedContestant(
-        "torch_reference.py",
-        ["--preset", preset, "--batch", str(batch), "--mode", mode, "--threads", str(threads),
-         "--warmup", str(warmup), *(f"--set={pair}" for pair in overrides)],
-    )
-
-
 def serve(contestant, extra_report=dict):
     """The served side: say `ready`, answer `run N` with step times; on `quit`, report."""
     print(json.dumps({"ready": True}), flush=True)

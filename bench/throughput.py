@@ -24,10 +24,13 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench_common import cpu_name, max_rss_mb, median, parse_overrides, preset_architecture
+from bench_common import max_rss_mb, median, parse_overrides, preset_architecture
 from flops import step_flops
-from rounds import QUIET_MAX_WAIT_S, KerasContestant, interleave, speed_ratios, torch_contestant
+from rounds import QUIET_MAX_WAIT_S, KerasContestant, interleave, speed_ratios
+from torch_reference import torch_contestant
 from variants import VARIANTS
+
+from devtools.machine import cpu_name
 
 
 def parse_args(argv=None):

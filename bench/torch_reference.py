@@ -2,9 +2,10 @@
 architecture (widths, depths, heads, MLP dims, image and patch size, LayerNorm eps 1e-6,
 norm-pix loss, mask ratio), AdamW as the official MAE code, random data, 2 threads.
 
-It runs in its own process. `--serve` answers timing rounds over stdin/stdout, so that
-`throughput.py` can interleave its rounds with Keras' on a noisy machine; without `--serve` it
-times `--steps` steps and prints its peak RSS (for `peak_memory.py`).
+It runs in its own process. `--serve` (as `torch_contestant` starts it) answers timing rounds
+over stdin/stdout, so that `throughput.py` can interleave its rounds with Keras' on a noisy
+machine; without `--serve` it times `--steps` steps and prints its peak RSS (for
+`peak_memory.py`).
 
     python bench/torch_reference.py --preset mae_vit_tiny_patch4_32 --batch 128 --steps 5
 """
@@ -13,7 +14,7 @@ import argparse
 import importlib.util
 
 from bench_common import hf_config, max_rss_mb, median, parse_overrides, preset_architecture
-from rounds import serve, timed
+from rounds import ServedContestant, serve, timed
 
 MISSING = (
     "The PyTorch comparison needs torch and transformers, an optional dependency of the benches: "
@@ -28,6 +29,16 @@ def require_installed(*modules):
     missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
         raise SystemExit(f"{MISSING} (missing: {', '.join(missing)})")
+
+
+def torch_contestant(preset, batch, mode, threads=2, warmup=2, overrides=()):
+    """The PyTorch reference (this file) in its own process, serving timed rounds."""
+    require_installed("torch", "transformers")
+    return ServedContestant(
+        "torch_reference.py",
+        ["--preset", preset, "--batch", str(batch), "--mode", mode, "--threads", str(threads),
+         "--warmup", str(warmup), *(f"--set={pair}" for pair in overrides)],
+    )
 
 
 def import_torch():

@@ -2,6 +2,7 @@
 
     python experiments/run.py cifar10                       # ~/keras_mae_runs/cifar10
     python experiments/run.py cifar10 --stages pretrain     # some stages only
+    python experiments/run.py ablations --report-only       # the report anew, nothing run
 
 A finished stage is skipped; an interrupted one (a killed process, an ended session) resumes
 from its backup when the same command runs again. After every finished stage,
@@ -23,11 +24,10 @@ import sys
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bench_common import extract_cifar  # noqa: E402
+from devtools.cifar import CIFAR_ARCHIVE, extract_cifar  # noqa: E402
 from experiments import stage  # noqa: E402
 
-ARCHIVES = {"cifar10": REPO.parent / "shared" / "data" / "cifar10-jpeg" /
-            "cifar10-jpeg-q75.tar.gz"}  # by the data name an experiment's stages.DATA gives
+ARCHIVES = {"cifar10": CIFAR_ARCHIVE}  # by the data name an experiment's stages.DATA gives
 
 
 def prepare_data(runs, data_name):
@@ -72,6 +72,13 @@ def restore_recorded(stages, recorded, runs, results_dir, experiment):
         print(f"[{each.name}] recorded in {results_dir}: not re-run", flush=True)
 
 
+def rewrite_report(experiment, runs, results_dir=REPO / "results"):
+    """`results/<experiment>.json` and the report anew from the stages recorded there, running
+    none (e.g. once bench/ablation_cost.py has measured the ablations' cost)."""
+    definition = importlib.import_module(f"experiments.{experiment}.stages")
+    return definition.write_report({}, results_dir, runs)
+
+
 def run_experiment(experiment, runs, only=(), overrides=(), results_dir=REPO / "results"):
     """Run the stages of `experiments/<experiment>/stages.py` (or those in `only`); returns
     {stage name: record} of the finished ones."""
@@ -103,8 +110,13 @@ def main():
                         help="a config override for every stage run, e.g. --set epochs=1")
     parser.add_argument("--results", type=pathlib.Path, default=REPO / "results",
                         help="where results/<experiment>.json and the plots go")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the results and report from the recorded stages; run none")
     args = parser.parse_args()
     runs = (args.runs or pathlib.Path.home() / "keras_mae_runs" / args.experiment).expanduser()
+    if args.report_only:
+        rewrite_report(args.experiment, runs.resolve(), args.results)
+        return
     try:
         run_experiment(args.experiment, runs.resolve(),
                        [s for s in args.stages.split(",") if s], args.set, args.results)

@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 
-from bench.bench_common import cpu_name
+from devtools.commit import commit
+from devtools.machine import cpu_name
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -109,13 +110,3 @@ def _record(line, workdir):
     curve = [{name: values[i] for name, values in history.items() if values[i] is not None}
              for i in range(len(history["epoch"]))]
     return {**record, "epochs": config["epochs"], "curve": curve, "result": curve[-1]}
-
-
-def commit():
-    """The checked-out commit, marked "-dirty" if the library, configs or experiments differ."""
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                          text=True).stdout.strip()
-    changed = subprocess.run(
-        ["git", "status", "--porcelain", "keras_mae", "configs", "experiments", "train.py"],
-        cwd=REPO, capture_output=True, text=True).stdout.strip()
-    return head + ("-dirty" if changed else "")

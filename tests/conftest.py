@@ -9,6 +9,7 @@ import pathlib
 import numpy as np
 import pytest
 
+from devtools import cifar
 from keras_mae import MaskedAutoencoder, ViTBackbone
 from keras_mae.models.presets import split_arguments
 from keras_mae.training.config import default_config, use_cifar10
@@ -20,8 +21,6 @@ from keras_mae.training.pretrain import pretrain
 split_cpu(2)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-CIFAR_ARCHIVE = SHARED_DATA / "cifar10-jpeg" / "cifar10-jpeg-q75.tar.gz"
 
 TINY = dict(
     image_size=(16, 24), patch_size=4, num_channels=3,
@@ -63,10 +62,10 @@ def bench_common():
 
 def extract_cifar(destination, per_class):
     """Extract the first `per_class` train and `per_class // 4` test JPEGs of every class into
-    `destination` (train/<class>/, test/<class>/), with the benches' extraction."""
-    if not CIFAR_ARCHIVE.exists():
-        pytest.skip(f"Real data not found at {CIFAR_ARCHIVE}")
-    return bench_common().extract_cifar(CIFAR_ARCHIVE, destination, per_class)
+    `destination` (train/<class>/, test/<class>/), as the benches and experiments do."""
+    if not cifar.CIFAR_ARCHIVE.exists():
+        pytest.skip(f"Real data not found at {cifar.CIFAR_ARCHIVE}")
+    return cifar.extract_cifar(cifar.CIFAR_ARCHIVE, destination, per_class)
 
 
 @pytest.fixture(scope="session")

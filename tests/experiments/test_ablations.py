@@ -2,6 +2,8 @@
 generated from it and from the cost each variant measured beside MAE's."""
 
 import json
+import subprocess
+import sys
 
 from experiments.ablations import report, stages
 
@@ -73,3 +75,21 @@ def test_the_plot_marks_the_untrained_encoder_from_the_proof_beside_the_results(
     summary = {"knn_top1": {"pretrained": 0.5, "random": 0.333}}
     (tmp_path / "cifar10.json").write_text(json.dumps({"summary": summary}))
     assert report.untrained_knn(tmp_path) == 0.333
+
+
+def test_the_report_anew_from_the_recorded_stages_and_the_cost_is_the_committed_one(tmp_path):
+    """bench/ablation_cost.py writes only results/ablation_cost.json; `run.py ablations
+    --report-only` then rewrites the report from it and the recorded stages, running none."""
+    results_dir = tmp_path / "results"
+    results_dir.mkdir()
+    for name in (report.STAGES_FILE, report.COST_FILE, "cifar10.json"):
+        (results_dir / name).write_text((REPO / "results" / name).read_text())
+    (tmp_path / "README.md").write_text((REPO / "README.md").read_text())
+    command = [sys.executable, "experiments/run.py", "ablations", "--report-only",
+               f"--results={results_dir}", f"--runs={tmp_path / 'runs'}"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not (tmp_path / "runs").exists()  # nothing ran, no data extracted
+    committed = json.loads((REPO / "results" / "ablations.json").read_text())
+    assert json.loads((results_dir / "ablations.json").read_text()) == committed
+    assert (tmp_path / "README.md").read_text() == (REPO / "README.md").read_text()

@@ -1,0 +1,2 @@
+"""What bench/, experiments/ and tests/ share, so that none imports another: developer helpers,
+not part of the library."""
