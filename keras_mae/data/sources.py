@@ -45,10 +45,12 @@ class ImageSource:
         return len(self.class_names)
 
     def subset(self, count, seed=0):
-        """A fixed random `count` of the examples (all if fewer), as (image, label) pairs."""
+        """A fixed random `count` of the examples (all if fewer), as (image, label) pairs: the
+        same ones in the same order at every iteration and in every process (a k-NN bank)."""
         count = min(count, self.num_examples)
         if self.read is None:
-            return self.dataset.shuffle(10_000, seed=seed).take(count)
+            return self.dataset.shuffle(
+                10_000, seed=seed, reshuffle_each_iteration=False).take(count)
         size = tf.constant(self.num_examples - 1, tf.int64)
         shuffle_seed = tf.constant([seed, -1], tf.int64)  # apart from the epochs' [seed, epoch]
         return tf.data.Dataset.range(count).map(

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 import keras_mae
+from keras_mae.data import from_arrays, from_folder, from_tfds, labelled_batches
 from keras_mae.training.callbacks.knn import KNNMonitor, extract_features, weighted_knn_top1
 
 NUM_CLASSES = 5
@@ -172,3 +173,36 @@ def test_monitor_under_mirrored_strategy_matches_one_device():
     mirrored_logs = _run_monitor(mirrored)
     assert set(mirrored_logs) == {"knn_top1", "knn_top1_cls"}
     assert mirrored_logs == _run_monitor(single)
+
+
+# --- The memory bank ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["folder", "arrays", "tfds_array_record", "tfds_tfrecord"])
+def test_bank_is_one_labelled_subset_at_every_evaluation_and_after_a_resume(
+        kind, small_cifar_folder, cifar_tfds):
+    def source():  # built afresh, as a resumed run builds it
+        if kind == "folder":
+            return from_folder(small_cifar_folder / "train", num_channels=3)
+        if kind == "arrays":
+            images, labels = zip(*from_folder(small_cifar_folder / "train").dataset)
+            return from_arrays(np.stack(images), np.array(labels), tuple(range(10)))
+        file_format = kind.removeprefix("tfds_")
+        return from_tfds("cifar10_jpeg", "train", data_dir=str(cifar_tfds[file_format]),
+                         download=False)
+
+    def bank(batches):  # the images and labels of one evaluation's pass over the bank
+        images, labels = zip(*((i.numpy(), l.numpy()) for i, l in batches))
+        return np.concatenate(images), np.concatenate(labels)
+
+    def batches(seed=0):
+        return labelled_batches(source(), (32, 32), (0.5,) * 3, (0.25,) * 3, 16, count=60,
+                                seed=seed)
+
+    monitor_bank = batches()
+    first = bank(monitor_bank)
+    assert first[0].shape == (60, 32, 32, 3) and set(first[1]) <= set(range(10))
+    for again in (bank(monitor_bank), bank(batches())):  # the next evaluation, a resumed run
+        np.testing.assert_array_equal(again[0], first[0])
+        np.testing.assert_array_equal(again[1], first[1])
+    assert not np.array_equal(bank(batches(seed=1))[0], first[0])  # a random subset per seed
