@@ -1,26 +1,94 @@
-"""The paper's pretraining augmentation (appendix A.1): RandomResizedCrop(scale 0.2-1, bicubic)
-and a horizontal flip, stateless so that a seed fixes every crop.
+"""The paper's crops (appendix A.1-A.3): RandomResizedCrop (bicubic) and a horizontal flip,
+stateless so that a seed fixes every crop.
 
-Written with `tf.image` rather than keras-cv's `RandomCropAndResize`, which only resizes
+The box is drawn as the reference draws it: pretraining and fine-tuning as torchvision's
+`RandomResizedCrop.get_params` (timm's `RandomResizedCropAndInterpolation` draws the same),
+the linear probe as the reference's `util/crop.py` (one draw clamped to the image). TF's
+`sample_distorted_bounding_box` draws the side and a uniform aspect instead, and gives smaller
+crops. Resized with `tf.image` rather than keras-cv's `RandomCropAndResize`, which only resizes
 bilinearly; the reference resizes bicubically.
 """
 
+import math
+
 import tensorflow as tf
 
+CROP_TRIES = 10  # torchvision's attempts before the centre-crop fallback
 
-def random_resized_crop(image, seed, size, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3)):
-    """Crop a random area fraction `scale` and aspect `ratio` of `image`, resize to `size`."""
-    begin, extent, _ = tf.image.stateless_sample_distorted_bounding_box(
-        tf.shape(image),
-        bounding_boxes=tf.zeros([1, 0, 4]),
-        seed=seed,
-        min_object_covered=0.0,  # TF's default, 0.1, would cut the area range at 10%
-        area_range=scale,
-        aspect_ratio_range=ratio,
-        max_attempts=10,
-        use_image_if_no_bounding_boxes=True,
-    )
-    crop = tf.slice(image, begin, extent)
+
+def crop_box(height, width, uniforms, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+    """torchvision's RandomResizedCrop box: of `CROP_TRIES` draws (area uniform in `scale` of the
+    image, aspect w/h log-uniform in `ratio`, sides rounded), the first that fits, placed
+    uniformly; if none fits, the centre crop of the aspect clamped to `ratio`.
+
+    uniforms [CROP_TRIES, 4] float64 in [0, 1): per try (area, aspect, top, left).
+    Returns int32 (top, left, box height, box width).
+    """
+    height, width = tf.cast(height, tf.float64), tf.cast(width, tf.float64)
+    box_w, box_h = _sides(height, width, uniforms[:, 0], uniforms[:, 1], scale, ratio)
+    fits = (box_w >= 1) & (box_w <= width) & (box_h >= 1) & (box_h <= height)
+    first = tf.reduce_min(tf.where(fits, tf.range(CROP_TRIES), CROP_TRIES - 1))
+    box_h, box_w, draws = box_h[first], box_w[first], uniforms[first]
+    top, left = _offset(draws[2], height - box_h), _offset(draws[3], width - box_w)
+    centre_h, centre_w = _centre_sides(height, width, ratio)
+    found = tf.reduce_any(fits)
+    box_h, box_w = tf.where(found, box_h, centre_h), tf.where(found, box_w, centre_w)
+    top = tf.where(found, top, tf.floor((height - box_h) / 2))
+    left = tf.where(found, left, tf.floor((width - box_w) / 2))
+    return tuple(tf.cast(value, tf.int32) for value in (top, left, box_h, box_w))
+
+
+def probe_crop_box(height, width, uniforms, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+    """The reference's linear-probe box (`util/crop.py`, after BYOL's TF code): one draw as
+    torchvision's, its sides clamped to the image, no retry.
+
+    uniforms [CROP_TRIES, 4] float64 in [0, 1); only the first row is used, so that both samplers
+    take the same draws. Returns int32 (top, left, box height, box width).
+    """
+    height, width = tf.cast(height, tf.float64), tf.cast(width, tf.float64)
+    draws = uniforms[0]
+    box_w, box_h = _sides(height, width, draws[0], draws[1], scale, ratio)
+    box_w = tf.clip_by_value(box_w, 1.0, width)
+    box_h = tf.clip_by_value(box_h, 1.0, height)
+    top, left = _offset(draws[2], height - box_h), _offset(draws[3], width - box_w)
+    return tuple(tf.cast(value, tf.int32) for value in (top, left, box_h, box_w))
+
+
+CROP_SAMPLERS = {"torchvision": crop_box, "probe": probe_crop_box}
+
+
+def _sides(height, width, area_draw, aspect_draw, scale, ratio):
+    """(width, height) of a box of area uniform in `scale` x the image's and aspect log-uniform
+    in `ratio`, each side rounded half to even as Python's `round`."""
+    area = height * width * (scale[0] + area_draw * (scale[1] - scale[0]))
+    log_low, log_high = math.log(ratio[0]), math.log(ratio[1])
+    aspect = tf.exp(log_low + aspect_draw * (log_high - log_low))
+    return tf.round(tf.sqrt(area * aspect)), tf.round(tf.sqrt(area / aspect))
+
+
+def _offset(draw, room):
+    """An integer uniform in [0, room] from a uniform draw in [0, 1), as `torch.randint`."""
+    return tf.minimum(tf.floor(draw * (room + 1)), room)
+
+
+def _centre_sides(height, width, ratio):
+    """torchvision's fallback: the whole image, or its centre at the nearest aspect in `ratio`."""
+    aspect = width / height
+    narrow_h = tf.round(width / min(ratio))
+    wide_w = tf.round(height * max(ratio))
+    box_h = tf.where(aspect < min(ratio), narrow_h, height)
+    box_w = tf.where(aspect > max(ratio), wide_w, width)
+    return box_h, box_w
+
+
+def random_resized_crop(image, seed, size, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3),
+                        sampler="torchvision"):
+    """Crop a box of `CROP_SAMPLERS[sampler]` (area fraction `scale`, aspect `ratio`) of `image`,
+    seeded by `seed` [2], and resize it bicubically to `size`."""
+    uniforms = tf.random.stateless_uniform([CROP_TRIES, 4], seed, dtype=tf.float64)
+    shape = tf.shape(image)
+    top, left, box_h, box_w = CROP_SAMPLERS[sampler](shape[0], shape[1], uniforms, scale, ratio)
+    crop = tf.slice(image, [top, left, 0], [box_h, box_w, -1])
     resized = tf.clip_by_value(tf.image.resize(crop, size, method="bicubic", antialias=True), 0.0, 255.0)
     return tf.ensure_shape(resized, [*size, image.shape[-1]])
 

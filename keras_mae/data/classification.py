@@ -4,8 +4,9 @@ Fine-tuning: RandomResizedCrop (area 0.08-1) and flip, timm's RandAugment
 ('rand-m9-mstd0.5-inc1'), normalisation,
 random erasing (p 0.25), then mixup (0.8) or cutmix (1.0) per batch on label-smoothed targets,
 as timm's `Mixup` in batch mode.
-Linear probing: crop and flip only. Held-out images: resized so that a centre crop of
-`crop_fraction` of the shorter side fills the model's input (ImageNet's 224 of 256).
+Linear probing: crop (the reference's `util/crop.py` sampler) and flip only. Held-out images:
+resized so that a centre crop of `crop_fraction` of the shorter side fills the model's input
+(ImageNet's 224 of 256).
 Batches are (images [B, H, W, C] normalised, targets [B, classes] summing to 1).
 """
 
@@ -59,6 +60,7 @@ def make_classification_dataset(
     rand_augment_policy=REFERENCE_POLICY, erase_probability=0.25, mixup_alpha=0.8,
     cutmix_alpha=1.0, label_smoothing=0.1, crop_fraction=0.875, first_epoch=0, epochs=1,
     steps_per_epoch=None, mixup_prob=1.0, mixup_switch_prob=0.5, cutmix_minmax=None,
+    crop_sampler="torchvision",
 ):
     """An `ImageSource` with labels -> batches of (normalised images, soft targets).
 
@@ -69,7 +71,8 @@ def make_classification_dataset(
     `rand_augment_policy` (a timm policy string, "keras_cv", or "" for none),
     `erase_probability`, `mixup_alpha`/`cutmix_alpha` (0 = off; see
     `keras_mae.data.mixing.mix_batch` for `mixup_prob`, `mixup_switch_prob` and `cutmix_minmax`)
-    and `label_smoothing` select the fine-tuning recipe; all off is the probing recipe.
+    and `label_smoothing` select the fine-tuning recipe; all off is the probing recipe, whose
+    `crop_sampler` is "probe" (the reference's `util/crop.py`; see `keras_mae.data.augment`).
     """
     if not source.num_classes:
         raise InputError(
@@ -95,7 +98,7 @@ def make_classification_dataset(
         seeds = tf.stack([tf.cast(seed, tf.int64), position])
         crop_seed, flip_seed, erase_seed, augment_seed = tf.unstack(
             tf.random.experimental.stateless_split(seeds, 4))
-        image = random_resized_crop(image, crop_seed, image_size, crop_scale)
+        image = random_resized_crop(image, crop_seed, image_size, crop_scale, sampler=crop_sampler)
         image = tf.image.stateless_random_flip_left_right(image, flip_seed)
         if randaugment is not None:
             image = randaugment(image, augment_seed)

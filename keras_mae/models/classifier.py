@@ -27,7 +27,8 @@ class ViTClassifier(Task):
             `global_pool=True`, which has no final norm: the backbone's is left untrained).
             "cls" takes the cls token after the final norm (ViT's default).
         head_batch_norm: a BatchNorm without affine parameters before the head, as the
-            reference's linear probing (after MoCo v3).
+            reference's linear probing (after MoCo v3): `BatchNorm1d(affine=False, eps=1e-6)`,
+            whose PyTorch momentum 0.1 is Keras' 0.9.
         freeze_backbone: train the head alone (linear probing).
     """
 
@@ -48,7 +49,8 @@ class ViTClassifier(Task):
             if pooling == "avg" else keras.layers.Identity(name="fc_norm")
         )
         self.head_norm = keras.layers.BatchNormalization(
-            center=False, scale=False, epsilon=1e-6, name="head_norm", dtype=self.dtype_policy
+            momentum=0.9, center=False, scale=False, epsilon=1e-6, name="head_norm",
+            dtype=self.dtype_policy
         ) if head_batch_norm else keras.layers.Identity(name="head_norm")
         # The reference's head initialisations: std 0.01 for probing (MoCo v3), 2e-5 for fine-tuning.
         self.head = keras.layers.Dense(

@@ -89,6 +89,7 @@ def train_classifier(config, workdir):
             mixup_prob=augment.mixup_prob, mixup_switch_prob=augment.mixup_switch_prob,
             cutmix_minmax=tuple(augment.cutmix_minmax) or None,
             label_smoothing=augment.label_smoothing, crop_fraction=augment.crop_fraction,
+            crop_sampler="probe" if config.task == "linprobe" else "torchvision",
             **(job.training_data() if training else {}),
         )
 

@@ -82,3 +82,31 @@ def test_drop_path_only_acts_while_training():
 def test_unknown_pooling_is_refused():
     with pytest.raises(InputError, match="Unknown pooling 'max'"):
         ViTClassifier(_backbone(), num_classes=2, pooling="max")
+
+
+def test_probe_batch_norm_follows_the_references_running_statistics():
+    """The probe's BatchNorm is the reference's `BatchNorm1d(affine=False, eps=1e-6)`, PyTorch
+    momentum 0.1: after each training batch the moving mean is 0.9 x old + 0.1 x the batch's,
+    as PyTorch's running mean (Keras' 0.99 default would move it ten times slower)."""
+    import torch
+
+    classifier = ViTClassifier(_backbone(), num_classes=3, pooling="cls", head_batch_norm=True,
+                               freeze_backbone=True)
+    norm = classifier.head_norm
+    reference = torch.nn.BatchNorm1d(norm.moving_mean.shape[0], affine=False, eps=1e-6)
+    assert not norm.center and not norm.scale and norm.epsilon == reference.eps
+    rng = np.random.default_rng(0)
+    for step in range(3):
+        batch = rng.normal(2.0, 3.0, size=(64, reference.num_features)).astype("float32")
+        old_mean = norm.moving_mean.numpy()
+        outputs = norm(batch, training=True)
+        np.testing.assert_allclose(norm.moving_mean, 0.9 * old_mean + 0.1 * batch.mean(0), atol=1e-6)
+        np.testing.assert_allclose(outputs, reference(torch.from_numpy(batch)).detach(), atol=1e-4)
+        np.testing.assert_allclose(norm.moving_mean, reference.running_mean, atol=1e-6)
+        # PyTorch keeps the unbiased batch variance, Keras the biased: 1/63 apart here, 1/255
+        # at CIFAR's batch of 256.
+        np.testing.assert_allclose(norm.moving_variance, reference.running_var, rtol=1 / 63)
+    reference.eval()
+    held_out = rng.normal(2.0, 3.0, size=(8, reference.num_features)).astype("float32")
+    np.testing.assert_allclose(norm(held_out, training=False),
+                               reference(torch.from_numpy(held_out)).detach(), rtol=0.01, atol=0.01)
