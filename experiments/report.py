@@ -16,6 +16,17 @@ SUMMARY = {
 BASELINES = {"knn_top1": "random", "linear_probe_top1": "random", "finetune_top1": "scratch"}
 SELECTION_PREFIX = "select_probe_"  # stages that choose the probe's settings on held-out images
 POOLINGS = {"cls": "cls token", "avg": "mean patch token"}
+# Probe stages of the first protocol keep their records under this suffix: TF's crop sampler
+# (smaller crops than the reference's) and Keras' BatchNorm momentum 0.99 (PyTorch's 0.01).
+FIRST_PROTOCOL = "_tfcrop"
+PROTOCOLS = {FIRST_PROTOCOL: "first protocol: TF's crops, BatchNorm momentum 0.99"}
+
+
+def _protocol(name):
+    """(stage name without its protocol suffix, the suffix: "" for the current protocol)."""
+    if name.endswith(FIRST_PROTOCOL):
+        return name.removesuffix(FIRST_PROTOCOL), FIRST_PROTOCOL
+    return name, ""
 
 
 def summary(stages):
@@ -64,15 +75,20 @@ def results_table(results):
                       else f"{100 * (pretrained - baseline):+.1f}")
         rows.append(f"| {label} | {cell(pretrained)} | {cell(baseline)} "
                     f"({BASELINES[field]} init) | {difference} |")
-    selection = {name.removeprefix(SELECTION_PREFIX): stage for name, stage in
-                 results["stages"].items() if name.startswith(SELECTION_PREFIX)}
+    selection = {}  # {(pooling, lr): {protocol: held-out top-1}}
+    for name, stage in results["stages"].items():
+        if name.startswith(SELECTION_PREFIX):
+            settings, protocol = _protocol(name.removeprefix(SELECTION_PREFIX))
+            selection.setdefault(tuple(settings.split("_lr")), {})[protocol] = (
+                stage["result"]["val_accuracy"])
     if selection:
-        rows += ["", "| linear probe, chosen on held-out images (3 epochs) | held-out top-1 (%) |",
-                 "| --- | --- |"]
-        for name, stage in selection.items():
-            pooling, lr = name.split("_lr")
+        rows += ["", "| linear probe, chosen on held-out images (3 epochs) | held-out top-1 (%): "
+                 f"the reference's crops, BatchNorm momentum 0.9 | {PROTOCOLS[FIRST_PROTOCOL]} |",
+                 "| --- | --- | --- |"]
+        for (pooling, lr), scores in selection.items():
             rows.append(f"| {POOLINGS[pooling]}, base lr {lr} | "
-                        f"{cell(stage['result']['val_accuracy'])} |")
+                        + " | ".join(cell(scores[p]) if p in scores else "-"
+                                     for p in ("", FIRST_PROTOCOL)) + " |")
     rows.append("")
     rows.append("| stage | epochs | wall time | CPU |")
     rows.append("| --- | --- | --- | --- |")
