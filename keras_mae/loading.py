@@ -19,7 +19,8 @@ def load(source, **overrides):
         source: a preset name (a new, randomly initialised `MaskedAutoencoder`, see
             `keras_mae.list_presets()`); a `.keras` file written by keras_mae (any version);
             a facebookresearch/mae `.pth` (`MaskedAutoencoder`, or `ViTClassifier` for the
-            fine-tuned ones; needs PyTorch); or a HuggingFace ViTMAE checkpoint folder.
+            fine-tuned ones; needs PyTorch); a HuggingFace ViTMAE checkpoint folder; or a
+            keras-hub ViT preset folder (a `ViTBackbone`; needs keras-hub).
         **overrides: constructor arguments for presets and released checkpoints, e.g.
             `norm_pix_loss=True` or `preset="mae_vit_large_patch16"` (checkpoints: which
             preset completes what the weights' shapes do not tell). Not for `.keras` files,
@@ -33,6 +34,10 @@ def load(source, **overrides):
         return MaskedAutoencoder.from_preset(source, **overrides)
     path = pathlib.Path(source).expanduser()
     if path.is_dir():
+        from keras_mae.convert.keras_hub import from_keras_hub, is_keras_hub_preset
+
+        if is_keras_hub_preset(path):
+            return from_keras_hub(path, **overrides)
         from keras_mae.convert.huggingface import load_hf_checkpoint
 
         return load_hf_checkpoint(path, **overrides)

@@ -5,6 +5,7 @@ The official-format names are written out here key by key from the reference's
 `models_mae.py`, independently of keras_mae.convert, so that a naming slip on either side shows.
 """
 
+import contextlib
 import json
 
 import numpy as np
@@ -130,18 +131,32 @@ def reference_outputs(model, images, noise):
             "ids_restore": out.ids_restore.numpy(), "loss": float(out.loss), "latent": latent.numpy()}
 
 
+@contextlib.contextmanager
+def every_patch(model, batch):
+    """Within: the reference keeps every patch, in order, given the masking noise yielded."""
+    previous = model.config.mask_ratio
+    model.config.mask_ratio = 0.0  # keep every patch; an ascending noise keeps their order
+    try:
+        order = torch.arange(model.vit.embeddings.patch_embeddings.num_patches, dtype=torch.float32)
+        yield order.expand(batch, -1)
+    finally:
+        model.config.mask_ratio = previous
+
+
+def reference_tokens(model, images):
+    """The reference encoder's tokens [B, 1 + L, D] of every patch of NHWC images, in order."""
+    with torch.no_grad(), every_patch(model, len(images)) as noise:
+        pixels = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+        return model.vit(pixels, noise=noise).last_hidden_state.numpy()
+
+
 def reference_classifier_logits(model, images, fc_norm, head, epsilon=1e-6):
     """The reference's fine-tuned ViT (global pool): blocks, mean of patch tokens, fc_norm, head."""
     config = model.config
     with torch.no_grad():
         pixels = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
-        previous = config.mask_ratio
-        config.mask_ratio = 0.0  # keep every patch; an ascending noise keeps their order
-        try:
-            order = torch.arange(model.vit.embeddings.patch_embeddings.num_patches, dtype=torch.float32)
-            hidden, _, _ = model.vit.embeddings(pixels, noise=order.expand(len(images), -1))
-        finally:
-            config.mask_ratio = previous
+        with every_patch(model, len(images)) as noise:
+            hidden, _, _ = model.vit.embeddings(pixels, noise=noise)
         for layer in model.vit.layers:
             hidden = layer(hidden, None)
         pooled = torch.nn.functional.layer_norm(

@@ -12,6 +12,9 @@ def default_config():
     """The paper's pretraining recipe (appendix A.1) on the bundled sample's data settings."""
     config = ml_collections.ConfigDict()
     config.task = "pretrain"  # pretrain | finetune | linprobe | knn | evaluate: what train.py runs.
+    # Pretrain the encoder of a checkpoint (.keras, .pth, HuggingFace or keras-hub preset folder)
+    # with a fresh decoder of model.preset; "" = a new encoder of model.preset.
+    config.init_checkpoint = ""
 
     config.model = ml_collections.ConfigDict()
     config.model.preset = "mae_vit_base_patch16"  # Architecture; see keras_mae.list_presets().
@@ -35,6 +38,9 @@ def default_config():
     config.data.num_channels = 1  # 1 (grey) or 3 (RGB); decoded images are converted to it.
     config.data.mean = (0.2860,)  # Per-channel mean of the data in 0..1, for normalisation.
     config.data.std = (0.3530,)  # Per-channel std of the data in 0..1.
+    # An init_checkpoint that is a keras-hub preset brings its image converter's mean and std:
+    # True uses them instead of data.mean/std; False keeps the config's.
+    config.data.preset_normalization = True
     config.data.crop_scale = (0.2, 1.0)  # RandomResizedCrop area range (paper: 0.2-1).
 
     config.optim = ml_collections.ConfigDict()

@@ -33,9 +33,9 @@ def pretrained_backbone(config):
                                         num_channels=config.data.num_channels)
         return ViTBackbone(**arguments, name="backbone")
     model = load(config.init_checkpoint)
-    if not isinstance(model, (MaskedAutoencoder, ViTClassifier)):
+    if not isinstance(model, (MaskedAutoencoder, ViTClassifier, ViTBackbone)):
         raise InputError(f"{config.init_checkpoint} holds no keras_mae model.")
-    backbone = model.backbone
+    backbone = getattr(model, "backbone", model)
     if backbone.num_channels != config.data.num_channels:
         raise InputError(
             f"The pretrained model {config.init_checkpoint} takes images with "
@@ -114,6 +114,7 @@ def knn_evaluation(config, workdir):
     """Weighted k-NN top-1 of the encoder (task "knn"): every training image (or a fixed random
     `knn.bank_size` of them) is the memory bank, the held-out images are classified. Writes
     `knn.json` and `config.json` to `workdir` and returns (the encoder, the result)."""
+    runner.adopt_preset_normalization(config)
     check_config(config)
     keras.utils.set_random_seed(config.seed)  # the random encoder, without init_checkpoint
     train_source, eval_source = runner.load_sources(config, require_labels=True)

@@ -9,9 +9,11 @@ import tensorflow as tf
 from keras_mae.data import labelled_batches, make_dataset
 from keras_mae.errors import InputError
 from keras_mae.models import MaskedAutoencoder
+from keras_mae.models.presets import preset_arguments
 from keras_mae.optimizers import pretraining_adamw
 from keras_mae.training import runner
 from keras_mae.training.callbacks import KNNMonitor, ReconstructionFigure
+from keras_mae.training.evaluate import pretrained_backbone
 
 
 def with_fixed_noise(dataset, num_patches, seed):
@@ -72,8 +74,14 @@ def knn_monitor(config, job):
 
 
 def build_model(config):
-    """The `MaskedAutoencoder` a config describes."""
-    return MaskedAutoencoder.from_preset(config.model.preset, **model_arguments(config))
+    """The `MaskedAutoencoder` a config describes: new, or around the encoder of
+    `init_checkpoint` (its position table fixed, no drop path) with a fresh decoder."""
+    if not config.init_checkpoint:
+        return MaskedAutoencoder.from_preset(config.model.preset, **model_arguments(config))
+    backbone = pretrained_backbone(config).clone(
+        trainable_pos_embed=False, drop_path_rate=0.0, remat=config.model.remat)
+    _, arguments = preset_arguments(config.model.preset, **model_arguments(config))
+    return MaskedAutoencoder(backbone, **arguments)
 
 
 def model_arguments(config):

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from keras_mae.convert.keras_hub import is_keras_hub_preset, preset_normalization
 from keras_mae.data import find_unreadable, from_folder, from_tfds, sample_source
 from keras_mae.errors import InputError
 from keras_mae.export import export_saved_model
@@ -88,6 +89,7 @@ def prepare(config, workdir, require_labels=False):
 
     Raises `InputError` for bad input, before anything is written to `workdir`.
     """
+    adopt_preset_normalization(config)
     check_config(config)
     if config.num_cpu_devices > 1:
         split_cpu(config.num_cpu_devices)
@@ -106,6 +108,20 @@ def prepare(config, workdir, require_labels=False):
     first_epoch = AtomicBackupAndRestore.resume_epoch(outdir / "backup")
     return Job(config, strategy, chief, workdir, outdir, train_source, eval_source,
                steps_per_epoch, first_epoch)
+
+
+def adopt_preset_normalization(config):
+    """With a keras-hub preset as `init_checkpoint` and `data.preset_normalization`, set
+    `data.mean`/`data.std` to the preset's (its image converter's scale and offset)."""
+    init = config.get("init_checkpoint")
+    if not init or not config.data.get("preset_normalization") or not is_keras_hub_preset(init):
+        return
+    normalization = preset_normalization(init)
+    if normalization is not None:
+        logging.info("Normalising with the keras-hub preset's mean %s and std %s "
+                     "(--config.data.preset_normalization=False keeps data.mean/std)",
+                     *normalization)
+        config.data.mean, config.data.std = normalization
 
 
 def whole_updates(steps, accumulation):
