@@ -2,8 +2,8 @@
 
 Fine-tuning: RandomResizedCrop (area 0.08-1) and flip, timm's RandAugment
 ('rand-m9-mstd0.5-inc1'), normalisation,
-random erasing (p 0.25), then mixup (0.8) or cutmix (1.0) per batch on label-smoothed targets,
-as timm's `Mixup` in batch mode.
+random erasing (p 0.25), then mixup (0.8) or cutmix (1.0) per group of 32 images on
+label-smoothed targets, as timm's `Mixup` in batch mode on each GPU's batch.
 Linear probing: crop (the reference's `util/crop.py` sampler) and flip only. Held-out images:
 resized so that a centre crop of `crop_fraction` of the shorter side fills the model's input
 (ImageNet's 224 of 256).
@@ -13,7 +13,7 @@ Batches are (images [B, H, W, C] normalised, targets [B, classes] summing to 1).
 import tensorflow as tf
 
 from keras_mae.data.augment import random_resized_crop
-from keras_mae.data.mixing import mix_batch
+from keras_mae.data.mixing import REFERENCE_GROUP_SIZE, mix_batch
 from keras_mae.data.normalization import PixelNormalization
 from keras_mae.data.pipeline import epoch_examples, shard_by_batch
 from keras_mae.data.rand_augment import REFERENCE_POLICY, parse_policy, rand_augment
@@ -60,7 +60,7 @@ def make_classification_dataset(
     rand_augment_policy=REFERENCE_POLICY, erase_probability=0.25, mixup_alpha=0.8,
     cutmix_alpha=1.0, label_smoothing=0.1, crop_fraction=0.875, first_epoch=0, epochs=1,
     steps_per_epoch=None, mixup_prob=1.0, mixup_switch_prob=0.5, cutmix_minmax=None,
-    crop_sampler="torchvision",
+    crop_sampler="torchvision", mix_group_size=REFERENCE_GROUP_SIZE,
 ):
     """An `ImageSource` with labels -> batches of (normalised images, soft targets).
 
@@ -70,7 +70,8 @@ def make_classification_dataset(
     (keras-cv's RandAugment, `rand_augment_policy="keras_cv"`, draws from its own generator).
     `rand_augment_policy` (a timm policy string, "keras_cv", or "" for none),
     `erase_probability`, `mixup_alpha`/`cutmix_alpha` (0 = off; see
-    `keras_mae.data.mixing.mix_batch` for `mixup_prob`, `mixup_switch_prob` and `cutmix_minmax`)
+    `keras_mae.data.mixing.mix_batch` for `mixup_prob`, `mixup_switch_prob`, `cutmix_minmax`
+    and `mix_group_size`)
     and `label_smoothing` select the fine-tuning recipe; all off is the probing recipe, whose
     `crop_sampler` is "probe" (the reference's `util/crop.py`; see `keras_mae.data.augment`).
     """
@@ -116,7 +117,7 @@ def make_classification_dataset(
     def mix(images, targets, positions):  # seeded by the batch's place in the run
         seeds = tf.stack([tf.cast(seed, tf.int64), -1 - positions[0]])
         return mix_batch(images, targets, seeds, mixup_alpha, cutmix_alpha, mixup_prob,
-                         mixup_switch_prob, cutmix_minmax)
+                         mixup_switch_prob, cutmix_minmax, mix_group_size)
 
     dataset = dataset.map(mix, num_parallel_calls=tf.data.AUTOTUNE)
     return shard_by_batch(dataset.prefetch(tf.data.AUTOTUNE))

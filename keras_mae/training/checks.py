@@ -50,7 +50,8 @@ def check_config(config):
     fields = field_paths(config)
     for name, least in (("batch_size", 1), ("epochs", 1), ("figure_every_epochs", 1),
                         ("grad_accum_steps", 1), ("optim.clip_grad", 0),
-                        ("knn.k", 1), ("knn.every_epochs", 0), ("knn.bank_size", 0)):
+                        ("knn.k", 1), ("knn.every_epochs", 0), ("knn.bank_size", 0),
+                        ("augment.mix_group_size", 1)):
         value = functools.reduce(getattr, name.split("."), config) if name in fields else least
         if value < least:
             raise InputError(f"{name} must be at least {least}, got {value} (--config.{name}).")

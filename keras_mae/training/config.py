@@ -132,9 +132,12 @@ def finetune_config():
     config.augment.rand_augment = "rand-m9-mstd0.5-inc1"
     config.augment.erase_probability = 0.25  # Random erasing.
     config.augment.mixup_alpha = 0.8  # 0 = off.
-    config.augment.cutmix_alpha = 1.0  # 0 = off; with mixup, one of the two per batch.
-    config.augment.mixup_prob = 1.0  # Probability that a batch is mixed at all.
+    config.augment.cutmix_alpha = 1.0  # 0 = off; with mixup, one of the two per group.
+    config.augment.mixup_prob = 1.0  # Probability that a group is mixed at all.
     config.augment.mixup_switch_prob = 0.5  # With both on: probability of cutmix.
+    # Images per mixing draw: one ratio, mixup-or-cutmix choice and box per group, each group
+    # mixed with itself reversed (the reference's batch of 32 per GPU).
+    config.augment.mix_group_size = 32
     # (min, max) fractions of the sides of cutmix's box, instead of its alpha; () = off.
     config.augment.cutmix_minmax = ()
     config.augment.label_smoothing = 0.1
@@ -160,6 +163,7 @@ def linprobe_config():
     config.augment.cutmix_alpha = 0.0
     config.augment.mixup_prob = 1.0
     config.augment.mixup_switch_prob = 0.5
+    config.augment.mix_group_size = 32
     config.augment.cutmix_minmax = ()
     config.augment.label_smoothing = 0.0
     return config

@@ -87,6 +87,7 @@ def train_classifier(config, workdir):
             erase_probability=augment.erase_probability,
             mixup_alpha=augment.mixup_alpha, cutmix_alpha=augment.cutmix_alpha,
             mixup_prob=augment.mixup_prob, mixup_switch_prob=augment.mixup_switch_prob,
+            mix_group_size=augment.mix_group_size,
             cutmix_minmax=tuple(augment.cutmix_minmax) or None,
             label_smoothing=augment.label_smoothing, crop_fraction=augment.crop_fraction,
             crop_sampler="probe" if config.task == "linprobe" else "torchvision",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_mae.data.mixing import _cutmix_box, mix_batch
+from keras_mae.data.mixing import _cutmix_box, group_draws, mix_batch
 
 
 def batch(seed=0):
@@ -25,16 +25,13 @@ def numpy_box(height, width, ratio, centre):
 
 @pytest.mark.parametrize("ratio, centre", [(0.7, (0.5, 0.5)), (0.3, (0.05, 0.95)),
                                            (0.1, (0.99, 0.01))])
-def test_the_cutmix_box_is_clipped_and_its_ratio_is_the_area_it_covers(ratio, centre,
-                                                                        monkeypatch):
-    monkeypatch.setattr(tf.random, "stateless_uniform",
-                        lambda shape, seed: tf.constant(centre, tf.float32))
-    inside, covered = _cutmix_box(10, 14, tf.constant(ratio), tf.constant([0, 0]))
+def test_the_cutmix_box_is_clipped_and_its_ratio_is_the_area_it_covers(ratio, centre):
+    inside, covered = _cutmix_box(10, 14, tf.constant([ratio]), tf.constant([centre]))
     (top, bottom, left, right), kept = numpy_box(10, 14, ratio, centre)
     expected = np.zeros((10, 14), bool)
     expected[top:bottom, left:right] = True
-    np.testing.assert_array_equal(inside, expected)
-    np.testing.assert_allclose(1 - float(covered), kept, atol=1e-6)
+    np.testing.assert_array_equal(inside[0], expected)
+    np.testing.assert_allclose(1 - float(covered[0]), kept, atol=1e-6)
 
 
 def test_mixup_mixes_each_image_with_the_reversed_batch_by_one_ratio():
@@ -100,3 +97,70 @@ def test_cutmix_minmax_draws_whole_boxes_with_sides_in_range_and_turns_cutmix_on
         np.testing.assert_allclose(mixed_targets, (1 - covered) * targets
                                    + covered * targets[::-1], atol=1e-5)
     assert heights == set(range(2, 7)) and widths == set(range(3, 10))
+
+
+def timm_mix(images, targets, applied, use_cutmix, ratio, inside, covered):
+    """timm's Mixup._mix_batch and mixup_target on one GPU batch, given its draws."""
+    if not applied:
+        return images, targets
+    flipped = images[::-1]
+    if use_cutmix:
+        mixed = images.copy()
+        mixed[:, inside] = flipped[:, inside]
+        ratio = 1 - covered
+    else:
+        mixed = images * ratio + flipped * (1 - ratio)
+    return mixed, targets * ratio + targets[::-1] * (1 - ratio)
+
+
+@pytest.mark.parametrize("batch_size", [96, 80])
+def test_each_group_of_32_images_is_mixed_as_one_of_timms_gpu_batches(batch_size):
+    """Per group of 32 (the reference's per-GPU batch) one lambda, one mixup-or-cutmix choice and
+    one box, the group mixed with itself reversed; 80 images end in a group of 16."""
+    rng = np.random.default_rng(batch_size)
+    images = rng.normal(size=(batch_size, 10, 14, 3)).astype(np.float32)
+    targets = np.eye(batch_size, dtype=np.float32)  # every image its own class
+    seed = tf.constant([3, batch_size], tf.int64)
+    arguments = dict(mixup_alpha=0.8, cutmix_alpha=1.0, prob=0.9, switch_prob=0.5,
+                     cutmix_minmax=None)
+    mixed, mixed_targets = mix_batch(images, targets, seed, group_size=32, **arguments)
+    groups = -(-batch_size // 32)
+    draws = [np.asarray(d) for d in group_draws(groups, 10, 14, seed, **arguments)]
+    for group in range(groups):
+        part = slice(32 * group, min(32 * (group + 1), batch_size))
+        expected = timm_mix(images[part], targets[part], *(d[group] for d in draws))
+        np.testing.assert_allclose(mixed[part], expected[0], atol=1e-5)
+        np.testing.assert_allclose(mixed_targets[part], expected[1], atol=1e-5)
+    # Read back from the targets: one share of its own label per group, different groups apart.
+    own = np.diag(np.asarray(mixed_targets))
+    shares = [own[32 * g:32 * (g + 1)] for g in range(groups)]
+    assert all(np.allclose(share, share[0]) for share in shares)
+    assert len({round(float(share[0]), 5) for share in shares}) == groups
+
+
+def test_groups_differ_in_their_choice_of_mixup_or_cutmix():
+    choices = set()
+    for step in range(10):
+        draws = group_draws(2, 4, 4, tf.constant([1, step], tf.int64), 0.8, 1.0, 1.0, 0.5, None)
+        choices.add(tuple(np.asarray(draws[1])))
+    assert {(True, False), (False, True)} <= choices
+
+
+def test_the_group_size_reaches_the_batches_from_the_config(monkeypatch, tmp_path):
+    from keras_mae.training import evaluate
+    from keras_mae.training.config import finetune_config
+
+    class Recorded(Exception):
+        pass
+
+    def record(*args, **kwargs):
+        raise Recorded(kwargs["mix_group_size"])
+
+    monkeypatch.setattr(evaluate, "make_classification_dataset", record)
+    config = finetune_config()
+    assert config.augment.mix_group_size == 32
+    config.augment.mix_group_size = 8
+    config.batch_size = 64
+    config.model.preset = "mae_vit_micro_patch4_28_grey"
+    with pytest.raises(Recorded, match="^8$"):
+        evaluate.train_classifier(config, tmp_path)

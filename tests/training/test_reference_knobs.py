@@ -17,6 +17,7 @@ from keras_mae.training.config import default_config, finetune_config
     (finetune_config, "augment.cutmix_minmax", (0.8, 0.2), "0 <= min < max <= 1"),
     (finetune_config, "augment.cutmix_minmax", (0.5,), "0 <= min < max <= 1"),
     (finetune_config, "augment.rand_augment", "rand-m9-q3", "e.g. 'rand-m9-mstd0.5-inc1'"),
+    (finetune_config, "augment.mix_group_size", 0, "augment.mix_group_size must be at least 1"),
 ])
 def test_out_of_range_values_are_refused(make_config, field, value, message):
     config = make_config()
