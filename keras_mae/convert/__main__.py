@@ -40,7 +40,7 @@ def main(argv):
     if _TO.value == "keras_hub":
         mean, std = cli.normalization_from_flags(_CHECKPOINT.value)
         hub = to_keras_hub(load(_CHECKPOINT.value, **overrides), _OUTPUT.value, mean, std)
-        print(f"keras-hub ViTBackbone ({hub.count_params():,} parameters) written to "
+        print(f"keras-hub {type(hub).__name__} ({hub.count_params():,} parameters) written to "
               f"{_OUTPUT.value}")
         return
     if not _OUTPUT.value.endswith((".keras", ".weights.h5")):

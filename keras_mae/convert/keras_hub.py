@@ -53,13 +53,14 @@ def to_keras_hub(model_or_backbone, directory, mean, std):
     """Write the encoder of `model_or_backbone` as a keras-hub ViT preset in `directory`.
 
     Args:
-        model_or_backbone: a `ViTBackbone`, a `MaskedAutoencoder`, or a `ViTClassifier` with
-            `pooling="cls"` (its encoder; the head is not part of a backbone preset).
+        model_or_backbone: a `ViTBackbone`, a `MaskedAutoencoder` (its encoder), or a
+            `ViTClassifier` with `pooling="cls"` (a `ViTImageClassifier` preset: encoder and
+            head, the probe's BatchNorm folded into the head).
         directory: the preset folder to create (must not hold files yet).
         mean, std: the per-channel data normalisation (0..1) the model was trained with.
 
     Returns:
-        The `keras_hub.models.ViTBackbone` that was saved.
+        The `keras_hub.models.ViTBackbone` (or `ViTImageClassifier`) that was saved.
     """
     backbone = _exportable_backbone(model_or_backbone)
     if len(mean) not in (1, backbone.num_channels) or len(std) != len(mean):
@@ -84,10 +85,16 @@ def to_keras_hub(model_or_backbone, directory, mean, std):
         image_size=(height, width), interpolation="bicubic",
         scale=[1.0 / (255.0 * s) for s in std], offset=[-m / s for m, s in zip(mean, std)],
     )
-    hub.save_to_preset(str(directory))
-    keras_hub.models.ViTImageClassifierPreprocessor(image_converter=converter).save_to_preset(
-        str(directory))
-    return hub
+    preprocessor = keras_hub.models.ViTImageClassifierPreprocessor(image_converter=converter)
+    if not hasattr(model_or_backbone, "head"):  # a backbone or an MAE: the encoder alone
+        hub.save_to_preset(str(directory))
+        preprocessor.save_to_preset(str(directory))
+        return hub
+    classifier = keras_hub.models.ViTImageClassifier(
+        hub, model_or_backbone.num_classes, preprocessor=preprocessor, pooling="token")
+    classifier.output_dense.set_weights(_folded_head(model_or_backbone))
+    classifier.save_to_preset(str(directory))
+    return classifier
 
 
 def from_keras_hub(directory, **overrides):
@@ -209,6 +216,18 @@ def keras_mae_arrays(hub, num_layers):
         if f"{theirs}/mha/attention_output/bias" in hub:
             arrays[f"{ours}/attn/proj/bias"] = hub[f"{theirs}/mha/attention_output/bias"]
     return arrays
+
+
+def _folded_head(classifier):
+    """[kernel, bias] of the classifier's head as one Dense on the cls token, the probe's
+    BatchNorm (at inference (x - moving mean) / sqrt(moving variance + eps)) folded in."""
+    kernel, bias = (weight.numpy() for weight in classifier.head.weights)
+    if classifier.head_batch_norm:
+        norm = classifier.head_norm
+        scale = 1.0 / np.sqrt(norm.moving_variance.numpy() + norm.epsilon)
+        bias = bias - (norm.moving_mean.numpy() * scale) @ kernel
+        kernel = kernel * scale[:, None]
+    return [kernel, bias]
 
 
 def _count_blocks(arrays):

@@ -93,6 +93,24 @@ def test_keras_hub_alone_runs_the_exported_encoder_to_the_same_tokens(tmp_path):
     np.testing.assert_allclose(preset_normalization(tmp_path / "preset"), (MEAN, STD))
 
 
+def test_a_cls_token_classifier_exports_with_its_head_and_probe_batch_norm(tmp_path):
+    classifier = ViTClassifier(tiny_backbone(), 3, pooling="cls", head_batch_norm=True)
+    randomized(classifier.head, seed=8)
+    rng = np.random.default_rng(9)
+    classifier.head_norm.moving_mean.assign(rng.normal(size=32).astype(np.float32))
+    classifier.head_norm.moving_variance.assign(rng.uniform(0.5, 2, size=32).astype(np.float32))
+    hub = to_keras_hub(classifier, tmp_path / "preset", MEAN, STD)
+    assert isinstance(hub, keras_hub.models.ViTImageClassifier)
+    loaded = keras_hub.models.ViTImageClassifier.from_preset(str(tmp_path / "preset"))
+    pixels = rng.integers(0, 256, size=(2, 16, 24, 3)).astype(np.uint8)
+    expected = np.asarray(classifier(PixelNormalization(MEAN, STD).normalize(pixels)))
+    assert np.abs(loaded.predict(pixels, verbose=0) - expected).max() <= 1e-4
+    # A new head for other classes, on the same encoder.
+    other = keras_hub.models.ViTImageClassifier.from_preset(str(tmp_path / "preset"),
+                                                            num_classes=5)
+    assert other.predict(pixels, verbose=0).shape == (2, 5)
+
+
 def test_encoder_comes_back_from_keras_hub_with_the_same_outputs(tmp_path):
     backbone = tiny_backbone(num_channels=1, image_size=(16, 16), layer_norm_epsilon=1e-5)
     to_keras_hub(backbone, tmp_path / "preset", (0.3,), (0.35,))
