@@ -25,11 +25,11 @@ def crop_box(height, width, uniforms, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
     Returns int32 (top, left, box height, box width).
     """
     height, width = tf.cast(height, tf.float64), tf.cast(width, tf.float64)
-    box_w, box_h = _sides(height, width, uniforms[:, 0], uniforms[:, 1], scale, ratio)
+    box_w, box_h = box_sides(height * width, uniforms[:, 0], uniforms[:, 1], scale, ratio)
     fits = (box_w >= 1) & (box_w <= width) & (box_h >= 1) & (box_h <= height)
-    first = tf.reduce_min(tf.where(fits, tf.range(CROP_TRIES), CROP_TRIES - 1))
+    first = first_true(fits)
     box_h, box_w, draws = box_h[first], box_w[first], uniforms[first]
-    top, left = _offset(draws[2], height - box_h), _offset(draws[3], width - box_w)
+    top, left = uniform_offset(draws[2], height - box_h), uniform_offset(draws[3], width - box_w)
     centre_h, centre_w = _centre_sides(height, width, ratio)
     found = tf.reduce_any(fits)
     box_h, box_w = tf.where(found, box_h, centre_h), tf.where(found, box_w, centre_w)
@@ -47,27 +47,35 @@ def probe_crop_box(height, width, uniforms, scale=(0.08, 1.0), ratio=(3 / 4, 4 /
     """
     height, width = tf.cast(height, tf.float64), tf.cast(width, tf.float64)
     draws = uniforms[0]
-    box_w, box_h = _sides(height, width, draws[0], draws[1], scale, ratio)
+    box_w, box_h = box_sides(height * width, draws[0], draws[1], scale, ratio)
     box_w = tf.clip_by_value(box_w, 1.0, width)
     box_h = tf.clip_by_value(box_h, 1.0, height)
-    top, left = _offset(draws[2], height - box_h), _offset(draws[3], width - box_w)
+    top, left = uniform_offset(draws[2], height - box_h), uniform_offset(draws[3], width - box_w)
     return tuple(tf.cast(value, tf.int32) for value in (top, left, box_h, box_w))
 
 
 CROP_SAMPLERS = {"torchvision": crop_box, "probe": probe_crop_box}
 
 
-def _sides(height, width, area_draw, aspect_draw, scale, ratio):
-    """(width, height) of a box of area uniform in `scale` x the image's and aspect log-uniform
-    in `ratio`, each side rounded half to even as Python's `round`."""
-    area = height * width * (scale[0] + area_draw * (scale[1] - scale[0]))
+def box_sides(image_area, area_draw, aspect_draw, scale, ratio):
+    """(sqrt(area x aspect), sqrt(area / aspect)) for an area uniform in `scale` x `image_area`
+    and an aspect log-uniform in `ratio`, each rounded half to even as Python's `round`."""
+    area = image_area * (scale[0] + area_draw * (scale[1] - scale[0]))
     log_low, log_high = math.log(ratio[0]), math.log(ratio[1])
     aspect = tf.exp(log_low + aspect_draw * (log_high - log_low))
     return tf.round(tf.sqrt(area * aspect)), tf.round(tf.sqrt(area / aspect))
 
 
-def _offset(draw, room):
-    """An integer uniform in [0, room] from a uniform draw in [0, 1), as `torch.randint`."""
+def first_true(flags):
+    """The index of the first true entry of `flags` [N] (the last index if none): the try a
+    reference's retry loop would stop at."""
+    count = tf.shape(flags)[0]
+    return tf.reduce_min(tf.where(flags, tf.range(count), count - 1))
+
+
+def uniform_offset(draw, room):
+    """An integer uniform in [0, room] from a uniform draw in [0, 1), as `torch.randint` and
+    Python's `random.randint`."""
     return tf.minimum(tf.floor(draw * (room + 1)), room)
 
 

@@ -13,6 +13,7 @@ Batches are (images [B, H, W, C] normalised, targets [B, classes] summing to 1).
 import tensorflow as tf
 
 from keras_mae.data.augment import random_resized_crop
+from keras_mae.data.erasing import random_erasing
 from keras_mae.data.mixing import REFERENCE_GROUP_SIZE, mix_batch
 from keras_mae.data.normalization import PixelNormalization
 from keras_mae.data.pipeline import epoch_examples, shard_by_batch
@@ -20,25 +21,6 @@ from keras_mae.data.rand_augment import REFERENCE_POLICY, parse_policy, rand_aug
 from keras_mae.errors import InputError
 
 KERAS_CV = "keras_cv"  # keras-cv's RandAugment layer (10 ops, each with p 10/11), as an option
-
-
-def random_erasing(image, seed, probability=0.25, area=(0.02, 1 / 3), log_ratio=(-1.2, 1.2)):
-    """timm's RandomErasing ("pixel" mode): with `probability`, one rectangle of random area and
-    aspect is replaced by standard-normal noise. `image` is normalised [H, W, C]."""
-    height, width = image.shape[0], image.shape[1]
-    draws = tf.random.stateless_uniform([5], seed=seed)
-    target_area = (area[0] + draws[0] * (area[1] - area[0])) * height * width
-    aspect = tf.exp(log_ratio[0] + draws[1] * (log_ratio[1] - log_ratio[0]))
-    box_h = tf.clip_by_value(tf.cast(tf.round(tf.sqrt(target_area * aspect)), tf.int32), 1, height)
-    box_w = tf.clip_by_value(tf.cast(tf.round(tf.sqrt(target_area / aspect)), tf.int32), 1, width)
-    top = tf.cast(draws[2] * tf.cast(height - box_h + 1, tf.float32), tf.int32)
-    left = tf.cast(draws[3] * tf.cast(width - box_w + 1, tf.float32), tf.int32)
-    rows = tf.range(height)[:, None, None]
-    cols = tf.range(width)[None, :, None]
-    inside = (rows >= top) & (rows < top + box_h) & (cols >= left) & (cols < left + box_w)
-    noise = tf.random.stateless_normal(tf.shape(image), seed=seed + 1)
-    erase = inside & (draws[4] < probability)
-    return tf.where(erase, noise, image)
 
 
 def centre_crop(image, size, crop_fraction):

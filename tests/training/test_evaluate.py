@@ -11,7 +11,7 @@ import tensorflow as tf
 import keras
 from keras_mae import MaskedAutoencoder
 from keras_mae.data import from_arrays, from_folder
-from keras_mae.data.classification import centre_crop, make_classification_dataset, random_erasing
+from keras_mae.data.classification import centre_crop, make_classification_dataset
 from keras_mae.convert.weights import model_weights
 from keras_mae.errors import InputError
 from keras_mae.models.presets import PRESETS
@@ -116,17 +116,6 @@ def test_training_targets_are_smoothed_and_mixed_distributions(cifar_folder):
                                           mixup_alpha=0, cutmix_alpha=0, label_smoothing=0.1)
     _, plain = next(iter(unmixed))
     np.testing.assert_allclose(np.sort(np.unique(np.round(plain, 4))), [0.01, 0.91])
-
-
-def test_random_erasing_replaces_one_rectangle_with_noise():
-    image = tf.zeros((32, 32, 3))
-    erased = [random_erasing(image, tf.constant([i, 7]), probability=1.0).numpy() for i in range(50)]
-    for result in erased:
-        rows, cols = np.nonzero(np.any(result != 0, axis=-1))
-        area = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
-        assert len(rows) == area  # one filled rectangle
-        assert 0.02 * 1024 * 0.5 <= area <= 1024 / 3 * 1.5
-    assert np.all(random_erasing(image, tf.constant([1, 2]), probability=0.0).numpy() == 0)
 
 
 def test_held_out_images_are_centre_cropped_as_imagenets_224_of_256():
