@@ -118,6 +118,11 @@ def adopt_preset_normalization(config):
         return
     normalization = preset_normalization(init)
     if normalization is not None:
+        if len(normalization[0]) not in (1, config.data.num_channels):
+            raise InputError(
+                f"The keras-hub preset {init} normalises {len(normalization[0])} channels, the "
+                f"config gives data.num_channels={config.data.num_channels}: set "
+                f"--config.data.num_channels={len(normalization[0])}.")
         logging.info("Normalising with the keras-hub preset's mean %s and std %s "
                      "(--config.data.preset_normalization=False keeps data.mean/std)",
                      *normalization)

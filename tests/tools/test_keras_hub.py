@@ -209,11 +209,11 @@ def test_a_paper_format_pth_encoder_exports_to_keras_hub_as_the_reference_comput
     assert np.abs(np.asarray(tokens) - ref.reference_tokens(reference, images)).max() <= 1e-4
 
 
-def grey_preset(directory, scale=1 / (255 * 0.25), offset=-0.5 / 0.25):
-    """A keras-hub ViT for the bundled 28x28 grey sample, random weights and a learned position
-    table, saved with an image converter normalising by mean 0.5, std 0.25."""
+def grey_preset(directory, scale=1 / (255 * 0.25), offset=-0.5 / 0.25, channels=1):
+    """A keras-hub ViT for 28x28 images (the bundled sample's: grey), random weights and a
+    learned position table, saved with an image converter (by default mean 0.5, std 0.25)."""
     hub = randomized(keras_hub.models.ViTBackbone(
-        image_shape=(28, 28, 1), patch_size=4, num_layers=2, num_heads=4, hidden_dim=32,
+        image_shape=(28, 28, channels), patch_size=4, num_layers=2, num_heads=4, hidden_dim=32,
         mlp_dim=64))
     hub.save_to_preset(str(directory))
     converter = keras_hub.layers.ViTImageConverter(image_size=(28, 28), scale=scale,
@@ -259,3 +259,11 @@ def test_a_keras_hub_vit_preset_is_probed_with_its_own_or_the_configs_normalisat
     assert np.abs(frozen - np.asarray(hub(images))).max() <= 1e-5
     written = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
     assert written["mean"] == list(default_config().data.mean)
+
+
+def test_a_preset_for_other_channels_than_the_data_is_refused_before_the_run(tmp_path):
+    grey_preset(tmp_path / "preset", scale=[0.02] * 3, offset=[-1.0] * 3, channels=3)  # RGB
+    config = small_run(default_config(), tmp_path / "preset")  # grey data
+    with pytest.raises(InputError, match="normalises 3 channels.*num_channels=3"):
+        pretrain(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
