@@ -76,7 +76,7 @@ def knn_monitor(config, job):
 def build_model(config):
     """The `MaskedAutoencoder` a config describes: new, or around the encoder of
     `init_checkpoint` (its position table fixed, no drop path) with a fresh decoder."""
-    if not config.init_checkpoint:
+    if not config.get("init_checkpoint"):  # configs written before the field have none
         return MaskedAutoencoder.from_preset(config.model.preset, **model_arguments(config))
     backbone = pretrained_backbone(config).clone(
         trainable_pos_embed=False, drop_path_rate=0.0, remat=config.model.remat)
