@@ -3,8 +3,11 @@
     python train.py --config configs/quickstart.py --workdir runs/quickstart
     python train.py --config configs/cifar10.py --config.batch_size=256 --config.epochs=100
     python train.py --config configs/finetune_cifar10.py --config.init_checkpoint=runs/cifar10/model.keras
+    python train.py --config configs/cifar10.py:knn --config.init_checkpoint=runs/cifar10/model.keras
 
-The config's `task` (pretrain | finetune | linprobe) says which. Writes to --workdir:
+The config's `task` (pretrain | finetune | linprobe | knn | evaluate) says which: the text after
+`:` asks a config file for a task, and `--config.task=knn` or `evaluate` switches any config to
+them (keeping the fields they use). Writes to --workdir:
 config.json, TensorBoard logs, a checkpoint per epoch, model.keras and a SavedModel (and, when
 pretraining, reconstructions.png). Re-running the same command resumes an interrupted run. A
 mistake in the command, the config or the data ends in one line, `error: ...`, and exit status 2.
@@ -21,6 +24,7 @@ from keras_mae import cli
 from keras_mae.errors import InputError, Interrupted, exit_with, full_disk
 from keras_mae.training import TASKS, run_task
 from keras_mae.training.checks import check_overrides
+from keras_mae.training.task_config import for_task, task_defaults
 
 _DEFAULT_CONFIG = "configs/quickstart.py"
 
@@ -29,9 +33,9 @@ def _explain_bad_override(argv):
     """Exit in one line naming the `--config.<field>` override that the config file lacks."""
     try:
         check_overrides(argv[1:])  # of any task
-        config_file = _config_file(argv)
+        config_file, *task = _config_file(argv).split(":", 1)
         if pathlib.Path(config_file).is_file():
-            check_overrides(argv[1:], [runpy.run_path(config_file)["get_config"]()])
+            check_overrides(argv[1:], [runpy.run_path(config_file)["get_config"](*task)])
     except InputError as error:
         exit_with(error)
 
@@ -55,14 +59,20 @@ _WORKDIR = flags.DEFINE_string("workdir", "runs/quickstart", "Where the run writ
 
 
 def parse_flags(argv):
-    """absl's flag parsing, with config overrides of unknown fields and a missing config file
-    refused in one line."""
+    """absl's flag parsing, with config overrides of unknown fields, an unknown task and a
+    missing config file refused in one line."""
+    _, *task = _config_file(argv).split(":", 1)
+    if task:
+        try:
+            task_defaults(task[0])
+        except InputError as error:
+            exit_with(error)
     try:
         remaining = flags.FLAGS(argv)
     except (KeyError, AttributeError):  # ml_collections: an override names no field
         _explain_bad_override(argv)
         raise
-    config_file = config_flags.get_config_filename(flags.FLAGS["config"])
+    config_file = config_flags.get_config_filename(flags.FLAGS["config"]).split(":")[0]
     if not pathlib.Path(config_file).is_file():
         exit_with(InputError(f"Config file {config_file!r} not found. Pass --config "
                         "configs/<name>.py (see configs/)."))
@@ -75,6 +85,7 @@ def main(argv):
     if config.task not in TASKS:
         raise InputError(f"Unknown task {config.task!r}; use one of {', '.join(TASKS)} "
                          "(--config.task).")
+    config = for_task(config, config_flags.get_config_filename(flags.FLAGS["config"]))
     try:
         run_task(config, _WORKDIR.value)
     except OSError as error:

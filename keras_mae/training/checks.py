@@ -17,25 +17,18 @@ from keras_mae.layers.patching import check_patch_grid, image_size_pair
 from keras_mae.models.classifier import POOLINGS
 from keras_mae.models.masked_autoencoder import LOSS_ON
 from keras_mae.models.presets import preset_arguments
-from keras_mae.training.config import (
-    NAN_POLICIES, SOURCES, default_config, evaluate_config, finetune_config, knn_config,
-    linprobe_config,
-)
+from keras_mae.training.config import NAN_POLICIES, SOURCES, TASK_CONFIGS
 
 _FLOAT32_BYTES = 4
 _FILE_OVERHEAD = 2**20  # A .keras or .h5 file's structure, above its float32 arrays.
 _BACKUP_COPIES = 3  # Two kept backups and the one being written.
 
 
-_TASK_CONFIGS = {"pretrain": default_config, "finetune": finetune_config,
-                 "linprobe": linprobe_config, "knn": knn_config, "evaluate": evaluate_config}
-
-
 def check_config(config):
     """Field names, choices, sizes, mask ratio, channels, normalisation and the pretrained
     checkpoint of a run config."""
-    _check_choice("task", config.task, tuple(_TASK_CONFIGS))
-    check_fields(config, _TASK_CONFIGS[config.task]())
+    _check_choice("task", config.task, tuple(TASK_CONFIGS))
+    check_fields(config, TASK_CONFIGS[config.task]())
     _check_choice("data.source", config.data.source, SOURCES)
     _check_choice("nan_policy", config.nan_policy, NAN_POLICIES)
     if config.nan_policy == "skip" and config.task != "pretrain":
@@ -97,7 +90,7 @@ def check_overrides(arguments, configs=None):
     """Every `--config.a.b=value` among command-line `arguments` names a field of one of
     `configs` (by default every task's: the task's own config cannot be loaded when an override
     fails, so train.py checks against all tasks first, then against its config file's)."""
-    configs = configs or [task_config() for task_config in _TASK_CONFIGS.values()]
+    configs = configs or [task_config() for task_config in TASK_CONFIGS.values()]
     known = sorted({path for config in configs for path in field_paths(config)})
     for argument in arguments:
         match = re.match(r"--config\.([\w.]+)", argument)

@@ -197,6 +197,10 @@ def evaluate_config():
     return config
 
 
+TASK_CONFIGS = {"pretrain": default_config, "finetune": finetune_config,
+                "linprobe": linprobe_config, "knn": knn_config, "evaluate": evaluate_config}
+
+
 def _evaluation_config(task):
     """The fields fine-tuning and probing share; data, scaling and run fields as pretraining."""
     config = default_config()
