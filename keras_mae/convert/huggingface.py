@@ -14,6 +14,7 @@ import numpy as np
 from keras_mae.convert import official
 from keras_mae.errors import InputError
 from keras_mae.models.presets import get_preset
+from keras_mae.models.resizing import at_image_size
 
 # Weight names across transformers versions -> one form: 4.x wrote `encoder.layer.N` and
 # `attention.attention.query`, 5.x holds `layers.N` and `attention.q_proj`.
@@ -58,9 +59,14 @@ def read_state(folder):
 
 def _read_file(path):
     if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError) as error:
+            raise InputError(f"Cannot read {path.name} as safetensors ({error}): expected the "
+                             "file that save_pretrained writes.") from None
     return official.read_pth(path)
 
 
@@ -78,6 +84,12 @@ def official_state(hf_state):
         parts = [state.pop(f"{prefix}.attention.{p}_proj.{kind}") for p in "qkv"]
         state[f"{prefix}.attn.qkv.{kind}"] = np.concatenate(parts, axis=0)
     return state
+
+
+_CONFIG_KEYS = ("image_size", "patch_size", "num_channels", "hidden_size", "num_hidden_layers",
+                "num_attention_heads", "intermediate_size", "decoder_hidden_size",
+                "decoder_num_hidden_layers", "decoder_num_attention_heads",
+                "decoder_intermediate_size", "mask_ratio", "norm_pix_loss", "layer_norm_eps")
 
 
 def hf_arguments(hf_config):
@@ -138,20 +150,47 @@ def hf_config(arguments):
     )
 
 
-def load_hf_checkpoint(path, preset=None, **overrides):
+def load_hf_checkpoint(path, preset=None, image_size=None, **overrides):
     """A HuggingFace ViTMAE checkpoint folder as a `MaskedAutoencoder`.
 
     The architecture, mask ratio, norm-pix setting and LayerNorm epsilon come from its
-    `config.json`; `preset` and `overrides` replace them where given. A checkpoint of the
-    encoder alone (`ViTMAEModel`) leaves the decoder freshly initialised.
+    `config.json`; `preset` and `overrides` replace them where given (the image size the
+    weights were trained at excepted). A checkpoint of the encoder alone (`ViTMAEModel`) leaves
+    the decoder freshly initialised. `image_size` fits the position tables to another size (see
+    `keras_mae.load`).
     """
     folder = pathlib.Path(path)
+    try:
+        arguments = hf_arguments(_read_config(folder))
+        own_size = arguments.pop("image_size")
+        if preset:
+            arguments.update({key: value for key, value in {
+                **get_preset(preset)["backbone"], **get_preset(preset)["decoder"]}.items()
+                if key != "image_size"})
+        model = official.build_model(official_state(read_state(folder)), image_size=own_size,
+                                     **{**arguments, **overrides})
+    except InputError as error:
+        raise InputError(f"{str(folder)!r}: {error}") from None
+    return model if image_size is None else at_image_size(model, image_size)
+
+
+def _read_config(folder):
+    """The ViTMAE `config.json` of `folder` as a dict; another model type is refused."""
     config_file = folder / "config.json"
     if not config_file.exists():
-        raise InputError(
-            f"No config.json in {folder}: pass the folder of a HuggingFace ViTMAE checkpoint."
-        )
-    arguments = hf_arguments(json.loads(config_file.read_text()))
-    if preset:
-        arguments.update({**get_preset(preset)["backbone"], **get_preset(preset)["decoder"]})
-    return official.build_model(official_state(read_state(folder)), **{**arguments, **overrides})
+        raise InputError("No config.json in it: pass the folder of a HuggingFace ViTMAE "
+                         "checkpoint (config.json and model.safetensors).")
+    try:
+        config = json.loads(config_file.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InputError(f"Its config.json is not JSON ({error}): expected the config.json "
+                         "that save_pretrained writes.") from None
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if model_type != "vit_mae":
+        raise InputError(f"It holds a {model_type!r} model, not a ViTMAE one (config.json's "
+                         "model_type 'vit_mae'): pass a ViTMAE checkpoint folder.")
+    missing = [key for key in _CONFIG_KEYS if key not in config]
+    if missing:
+        raise InputError(f"Its config.json lacks {', '.join(missing[:3])}: expected a ViTMAE "
+                         "config.json as save_pretrained writes it.")
+    return config

@@ -13,10 +13,12 @@ import numpy as np
 
 from keras_mae.convert.weights import assign_weights
 from keras_mae.errors import InputError, MissingDependency
+from keras_mae.layers.patching import check_patch_grid, image_size_pair
 from keras_mae.models.backbone import ViTBackbone
 from keras_mae.models.classifier import ViTClassifier
 from keras_mae.models.masked_autoencoder import MaskedAutoencoder
 from keras_mae.models.presets import PRESETS, get_preset, split_arguments
+from keras_mae.models.resizing import at_image_size
 
 _TENSORS = {
     "cls_token": "backbone/cls_token",
@@ -37,6 +39,7 @@ _BLOCK_LAYERS = {
     "norm1": "norm1", "norm2": "norm2", "attn.qkv": "attn/qkv", "attn.proj": "attn/proj",
     "mlp.fc1": "mlp/fc1", "mlp.fc2": "mlp/fc2",
 }
+_REQUIRED = ("patch_embed.proj.weight", "blocks.0.mlp.fc1.weight")  # what shapes are read from
 _BLOCK_KEY = re.compile(r"(decoder_)?blocks\.(\d+)\.(.+)")
 
 
@@ -51,10 +54,25 @@ def read_pth(path):
             "HuggingFace checkpoints in safetensors form need no PyTorch."
         ) from error
     # The reference saves its argparse arguments beside the weights.
-    with torch.serialization.safe_globals([argparse.Namespace]):
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    state = checkpoint.get("model", checkpoint)
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch.load's failures on a damaged or foreign file vary
+        raise InputError(f"Cannot read {str(path)!r} as a PyTorch checkpoint "
+                         f"({_first_line(error)}): expected a .pth file that torch.save "
+                         "wrote, e.g. the released mae_pretrain_vit_base.pth.") from None
+    state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict) or not all(
+            isinstance(value, torch.Tensor) for value in state.values()):
+        raise InputError(f"{str(path)!r} holds no state dict of weights (a dict of tensors, "
+                         "or one under \"model\" as the MAE reference saves them).")
     return {key: value.float().numpy() for key, value in state.items()}
+
+
+def _first_line(error, limit=120):
+    """The error's type and the start of its message, to quote inside a one-line message."""
+    text = f"{type(error).__name__}: {str(error).strip()}".splitlines()[0]
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _keras_layer(module):
@@ -97,8 +115,17 @@ def _count_blocks(state, prefix):
     return len({key.split(".")[1] for key in state if key.startswith(prefix + ".")})
 
 
-def inferred_arguments(state):
-    """The architecture that official-format weights imply (heads excepted: shapes hide them)."""
+def inferred_arguments(state, image_size=None):
+    """The architecture that official-format weights imply (heads excepted: shapes hide them);
+    `image_size` tells a non-square grid apart when its patch count matches (shapes do not)."""
+    missing = [key for key in _REQUIRED if key not in state]
+    if missing:
+        raise InputError(
+            f"It holds no MAE ViT: {missing[0]!r} is missing (its weights: "
+            f"{', '.join(list(state)[:3])}, ...); expected a facebookresearch/mae checkpoint "
+            "(mae_pretrain_vit_*, mae_visualize_vit_*, mae_finetuned_vit_*) or a HuggingFace "
+            "ViTMAE one."
+        )
     dim, channels, patch, _ = state["patch_embed.proj.weight"].shape
     config = dict(
         patch_size=patch, num_channels=channels, hidden_dim=dim,
@@ -106,8 +133,8 @@ def inferred_arguments(state):
         mlp_dim=state["blocks.0.mlp.fc1.weight"].shape[0],
     )
     if "pos_embed" in state:
-        side = int(round(np.sqrt(state["pos_embed"].shape[1] - 1)))
-        config["image_size"] = side * patch
+        config["image_size"] = _table_image_size(state["pos_embed"].shape[1] - 1, patch,
+                                                 image_size)
     if "decoder_embed.weight" in state:
         config.update(
             decoder_hidden_dim=state["decoder_embed.weight"].shape[0],
@@ -115,6 +142,22 @@ def inferred_arguments(state):
             decoder_mlp_dim=state["decoder_blocks.0.mlp.fc1.weight"].shape[0],
         )
     return config
+
+
+def _table_image_size(num_patches, patch, image_size):
+    """The image size of a position table of `num_patches`: a square grid, or `image_size` if
+    its grid has that many patches."""
+    side = int(round(np.sqrt(num_patches)))
+    if side * side == num_patches:
+        return side * patch
+    if image_size is not None:
+        rows, cols = check_patch_grid(image_size_pair(image_size), patch)
+        if rows * cols == num_patches:
+            return image_size_pair(image_size)
+    raise InputError(
+        f"Its position table holds {num_patches} patches, no square grid: pass the "
+        "checkpoint's own image_size=(height, width) to tell its rows from its columns."
+    )
 
 
 def _matching_preset(inferred):
@@ -126,11 +169,11 @@ def _matching_preset(inferred):
     return None
 
 
-def checkpoint_arguments(state, preset=None, **overrides):
+def checkpoint_arguments(state, preset=None, image_size=None, **overrides):
     """(backbone arguments, MAE arguments) for official-format weights: the shapes, completed
     by `preset` (inferred from the shapes when not given) for what shapes do not tell, then
     `overrides`. Decoder heads default to 16, the reference's for all its models."""
-    inferred = inferred_arguments(state)
+    inferred = inferred_arguments(state, image_size)
     preset = preset or _matching_preset(inferred)
     known = {**get_preset(preset)["backbone"], **get_preset(preset)["decoder"]} if preset else {}
     backbone, task = split_arguments({"decoder_num_heads": 16, **known, **inferred, **overrides})
@@ -143,9 +186,10 @@ def checkpoint_arguments(state, preset=None, **overrides):
     return backbone, task
 
 
-def build_model(state, preset=None, **overrides):
-    """A `MaskedAutoencoder` (or `ViTClassifier`, for fine-tuned weights) holding `state`."""
-    backbone_arguments, arguments = checkpoint_arguments(state, preset, **overrides)
+def build_model(state, preset=None, image_size=None, **overrides):
+    """A `MaskedAutoencoder` (or `ViTClassifier`, for fine-tuned weights) holding `state`, for
+    images of `image_size` if given (see `keras_mae.load`), else of the checkpoint's size."""
+    backbone_arguments, arguments = checkpoint_arguments(state, preset, image_size, **overrides)
     if "head.weight" in state:
         pooling = "avg" if "fc_norm.weight" in state else "cls"
         backbone = ViTBackbone(**backbone_arguments, trainable_pos_embed=True, name="backbone")
@@ -156,13 +200,20 @@ def build_model(state, preset=None, **overrides):
                                   **arguments)
         fresh = ("decoder/",)
     assign_weights(model, keras_arrays(state), fresh_ok=fresh)
-    return model
-def load_official_checkpoint(path, preset=None, **overrides):
+    return model if image_size is None else at_image_size(model, image_size)
+
+
+def load_official_checkpoint(path, preset=None, image_size=None, **overrides):
     """A facebookresearch/mae `.pth` checkpoint as a Keras model (needs PyTorch to read).
 
     Pretrained encoders give a `MaskedAutoencoder` whose decoder is freshly initialised; the
     visualisation checkpoints give encoder and decoder; fine-tuned ones give a `ViTClassifier`.
     The preset is inferred from the shapes when not given; `overrides` set other constructor
-    arguments (e.g. `norm_pix_loss=True` for models trained with it, which weights do not tell).
+    arguments (e.g. `norm_pix_loss=True` for models trained with it, which weights do not tell);
+    `image_size` fits the position tables to another size (see `keras_mae.load`).
     """
-    return build_model(read_pth(path), preset, **overrides)
+    state = read_pth(path)
+    try:
+        return build_model(state, preset, image_size, **overrides)
+    except InputError as error:
+        raise InputError(f"{str(path)!r}: {error}") from None

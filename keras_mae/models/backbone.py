@@ -13,7 +13,8 @@ from keras_mae.layers.block import build_blocks
 from keras_mae.layers.initializers import layer_norm, token_init
 from keras_mae.layers.masking import take_tokens
 from keras_mae.layers.patching import PatchEmbedding, check_patch_grid, image_size_pair
-from keras_mae.layers.position_embedding import add_sincos_weight, resize_position_table
+from keras_mae.layers.position_embedding import add_sincos_weight
+from keras_mae.models.resizing import at_image_size
 
 
 @keras.saving.register_keras_serializable(package="keras_mae")
@@ -129,15 +130,7 @@ class ViTBackbone(keras.Model):
         """A new backbone for images of `image_size` with the same weights, the position table
         resized to the new patch grid (bicubic, as the reference when fine-tuning at another
         resolution, e.g. ViT-H at 448)."""
-        resized = type(self).from_config(
-            {**self.get_config(), "name": self.name, "image_size": image_size_pair(image_size)})
-        for source, target in zip(self.weights, resized.weights):
-            if source is self.pos_embed:
-                target.assign(resize_position_table(source.numpy()[0], self.grid_size,
-                                                    resized.grid_size)[None])
-            else:
-                target.assign(source)
-        return resized
+        return at_image_size(self, image_size, regenerate_sincos=False)
 
     def clone(self, **changes):
         """A new backbone with these constructor arguments changed and the same weights; the

@@ -16,7 +16,7 @@ from keras_mae.data import labelled_batches
 from keras_mae.data.classification import make_classification_dataset
 from keras_mae.errors import InputError
 from keras_mae.loading import load
-from keras_mae.models import MaskedAutoencoder, ViTBackbone, ViTClassifier
+from keras_mae.models import ViTBackbone, ViTClassifier
 from keras_mae.models.presets import preset_arguments
 from keras_mae.optimizers import LARS, LayerDecayAdamW
 from keras_mae.training import runner
@@ -33,8 +33,6 @@ def pretrained_backbone(config):
                                         num_channels=config.data.num_channels)
         return ViTBackbone(**arguments, name="backbone")
     model = load(config.init_checkpoint)
-    if not isinstance(model, (MaskedAutoencoder, ViTClassifier, ViTBackbone)):
-        raise InputError(f"{config.init_checkpoint} holds no keras_mae model.")
     backbone = getattr(model, "backbone", model)
     if backbone.num_channels != config.data.num_channels:
         raise InputError(
@@ -154,10 +152,7 @@ def evaluate_classifier(config, workdir):
     if eval_source is None:
         raise InputError("The evaluation classifies the held-out images: set "
                          "--config.data.eval.")
-    classifier = load(config.init_checkpoint)
-    if not isinstance(classifier, ViTClassifier):
-        raise InputError(f"{config.init_checkpoint} holds a {type(classifier).__name__}, not a "
-                         "classifier: evaluate a fine-tuned or probed model.")
+    classifier = load(config.init_checkpoint, expect=ViTClassifier)
     data = config.data
     dataset = make_classification_dataset(
         eval_source, data.image_size, data.mean, data.std, config.batch_size, training=False,

@@ -7,6 +7,7 @@ from absl import flags
 from keras_mae import cli
 from keras_mae.data.normalization import PixelNormalization
 from keras_mae.loading import load
+from keras_mae.models import MaskedAutoencoder
 from keras_mae.visualize import load_images, reconstruction_figure, save_png
 
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "A MaskedAutoencoder .keras file.",
@@ -20,7 +21,7 @@ cli.define_normalization_flags()
 
 def main(argv):
     del argv
-    model = load(_CHECKPOINT.value)
+    model = load(_CHECKPOINT.value, expect=MaskedAutoencoder)
     mean, std = cli.normalization_from_flags(_CHECKPOINT.value)
     pixels = load_images(_IMAGES.value, model.image_size, model.num_channels, _NUM_IMAGES.value)
     images = PixelNormalization(mean, std).normalize(pixels).numpy()

@@ -47,7 +47,7 @@ def test_evaluate_refuses_a_model_that_is_no_classifier(cifar_folder, tmp_path):
     config = use_cifar10(evaluate_config())
     config.init_checkpoint = str(tmp_path / "mae.keras")
     config.data.train, config.data.eval = "", str(cifar_folder / "test")
-    with pytest.raises(InputError, match="not a classifier"):
+    with pytest.raises(InputError, match="holds a MaskedAutoencoder, not a ViTClassifier"):
         evaluate_classifier(config, tmp_path / "eval")
 
 
