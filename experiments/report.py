@@ -6,6 +6,8 @@ import pathlib
 import subprocess
 import sys
 
+from experiments import prose
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # summary field: (its stage for the pretrained encoder, for the baseline, the stage's value)
 SUMMARY = {
@@ -56,6 +58,7 @@ def write(experiment, records, results_dir, runs):
     if "pretrain" in stages and not reconstructions.exists():
         draw_reconstructions(runs, reconstructions)
     update_readme(readme_beside(results_dir), experiment, results)
+    prose.print_stale(readme_beside(results_dir), results_dir)
     return results
 
 

@@ -5,6 +5,7 @@ each variant measured on one machine, `results/ablation_cost.json` (bench/ablati
 import json
 import pathlib
 
+from experiments import prose
 from experiments.report import readme_beside, update_readme
 
 # The paper's figures for the same ablations (ViT-L, 800 epochs, ImageNet-1k): linear probe /
@@ -81,6 +82,7 @@ def write(definitions, base, records, results_dir, runs):
     (results_dir / "ablations.json").write_text(json.dumps(results, indent=2) + "\n")
     draw(results, results_dir / "ablations.png", untrained_knn(results_dir))
     update_readme(readme_beside(results_dir), "ablations", results, results_table)
+    prose.print_stale(readme_beside(results_dir), results_dir)
     return results
 
 
