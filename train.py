@@ -3,7 +3,8 @@
     python train.py --config configs/quickstart.py --workdir runs/quickstart
     python train.py --config configs/cifar10.py --config.batch_size=256 --config.epochs=100
     python train.py --config configs/finetune_cifar10.py --config.init_checkpoint=runs/cifar10/model.keras
-    python train.py --config configs/cifar10.py:knn --config.init_checkpoint=runs/cifar10/model.keras
+    python train.py --config configs/cifar10.py:knn \
+        --config.init_checkpoint=runs/cifar10/model.keras
 
 The config's `task` (pretrain | finetune | linprobe | knn | evaluate) says which: the text after
 `:` asks a config file for a task, and `--config.task=knn` or `evaluate` switches any config to

@@ -5,7 +5,8 @@ lr 5e-4 x batch / 256, layer decay 0.65, drop path 0.1, RandAugment, mixup, cutm
         --config.init_checkpoint=runs/vit_b/model.keras      # or mae_pretrain_vit_base.pth
 For ViT-L/H: --config.model.preset=mae_vit_large_patch16 --config.epochs=50
     --config.optim.base_lr=1e-3 --config.optim.layer_decay=0.75 --config.model.drop_path_rate=0.2 (ViT-H: 0.3)
-This is `configs/imagenet_vit_base.py:finetune`; linear probing: configs/imagenet_linprobe_vit_base.py.
+This is `configs/imagenet_vit_base.py:finetune`; linear probing:
+configs/imagenet_linprobe_vit_base.py.
 """
 
 from keras_mae.training.task_config import config_beside

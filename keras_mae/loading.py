@@ -43,8 +43,8 @@ def load(source, image_size=None, expect=(MaskedAutoencoder, ViTClassifier, ViTB
     if image_size is not None:  # a .keras file or keras-hub preset (the others read at the size)
         model = at_image_size(model, image_size)
     if not isinstance(model, expect):
-        kinds = expect if isinstance(expect, tuple) else (expect,)
-        names = " or ".join(kind.__name__ for kind in kinds)
+        kinds = [kind.__name__ for kind in (expect if isinstance(expect, tuple) else (expect,))]
+        names = " or ".join(filter(None, [", ".join(kinds[:-1]), kinds[-1]]))
         raise InputError(f"{str(source)!r} holds a {type(model).__name__}, not a {names}: "
                          f"pass a checkpoint of a {names}.")
     return model

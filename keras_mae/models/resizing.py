@@ -1,7 +1,8 @@
 """A model for another image size with the same weights: only the position tables depend on
 the patch grid. A fixed sin-cos table (pretraining's, encoder and decoder) is built anew for the
 new grid, as the model would hold had it been built at that size; a learnt one (fine-tuning's)
-is resized bicubically, the cls row kept, as the reference's `util/pos_embed.interpolate_pos_embed`."""
+is resized bicubically, the cls row kept, as the reference's
+`util/pos_embed.interpolate_pos_embed`."""
 
 import numpy as np
 

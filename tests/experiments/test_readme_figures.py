@@ -13,7 +13,8 @@ def test_the_readme_prose_states_the_figures_the_results_json_holds():
 
 
 def test_a_figure_typed_wrong_is_caught():
-    readme = (REPO / "README.md").read_text().replace("45.1 / 47.1 and probe", "45.1 / 47.2 and probe")
+    readme = (REPO / "README.md").read_text().replace("45.1 / 47.1 and probe",
+                                                      "45.1 / 47.2 and probe")
     [(phrase, closest)] = prose.stale_phrases(readme, REPO / "results")
     assert "47.1" in phrase and "47.2" in closest
 

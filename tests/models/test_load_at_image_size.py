@@ -93,7 +93,8 @@ def test_a_released_pth_loads_at_another_non_square_size(tiny_reference, tmp_pat
 def test_a_fine_tuned_pths_learnt_table_is_resized_as_the_reference_does(tiny_reference,
                                                                         tmp_path):
     state = ref.official_state_dict(tiny_reference, with_decoder=False)
-    learnt = 0.02 * torch.randn(state["pos_embed"].shape, generator=torch.Generator().manual_seed(2))
+    generator = torch.Generator().manual_seed(2)
+    learnt = 0.02 * torch.randn(state["pos_embed"].shape, generator=generator)
     dim = state["pos_embed"].shape[-1]
     state.update({"pos_embed": learnt, "fc_norm.weight": torch.ones(dim),
                   "fc_norm.bias": torch.zeros(dim), "head.weight": torch.zeros(10, dim),

@@ -110,7 +110,7 @@ def hf_weights_of_another_model(tmp_path):
     (text_keras, "expected a .keras archive"),
     (zip_not_keras, "expected a .keras archive"),
     (truncated_keras, "expected a .keras archive"),
-    (sequential_keras, "holds a Sequential, not a MaskedAutoencoder or ViTClassifier"),
+    (sequential_keras, "holds a Sequential, not a MaskedAutoencoder, ViTClassifier or ViTBackbone"),
     (text_pth, "expected a .pth file that torch.save wrote"),
     (truncated_pth, "expected a .pth file that torch.save wrote"),
     (tensor_pth, "holds no state dict of weights"),
