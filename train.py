@@ -14,7 +14,9 @@ pretraining, reconstructions.png). Re-running the same command resumes an interr
 mistake in the command, the config or the data ends in one line, `error: ...`, and exit status 2.
 """
 
+import inspect
 import pathlib
+import re
 import runpy
 import sys
 
@@ -24,19 +26,53 @@ from ml_collections import config_flags
 from keras_mae import cli
 from keras_mae.errors import InputError, Interrupted, exit_with, full_disk
 from keras_mae.training import TASKS, run_task
-from keras_mae.training.checks import check_overrides
+from keras_mae.training.checks import check_overrides, field_paths
 from keras_mae.training.task_config import for_task, task_defaults
 
 _DEFAULT_CONFIG = "configs/quickstart.py"
 
 
 def _explain_bad_override(argv):
-    """Exit in one line naming the `--config.<field>` override that the config file lacks."""
+    """Exit in one line naming the `--config.<field>` override that the config file lacks (and,
+    for another task's field, how to ask the file for that task)."""
     try:
         check_overrides(argv[1:])  # of any task
         config_file, *task = _config_file(argv).split(":", 1)
         if pathlib.Path(config_file).is_file():
-            check_overrides(argv[1:], [runpy.run_path(config_file)["get_config"](*task)])
+            config = runpy.run_path(config_file)["get_config"](*task)
+            fields = field_paths(config)
+            for argument in argv[1:]:
+                field = re.match(r"--config\.([\w.]+)", argument)
+                if field and field.group(1) not in fields:
+                    raise InputError(_another_tasks_field(config_file, config.task,
+                                                          field.group(1), argv))
+    except InputError as error:
+        exit_with(error)
+
+
+def _another_tasks_field(config_file, file_task, field, argv):
+    """The message for an override of a field that the file's task lacks and another has."""
+    asked = [argument.split("=", 1)[1] for argument in argv if argument.startswith(
+        "--config.task=")]
+    tasks = asked or [task for task in TASKS if field in field_paths(task_defaults(task))]
+    return (f"{config_file} gives a {file_task} config, which has no field {field!r} (a "
+            f"field of {' and '.join(tasks)}): ask the file for the task, e.g. --config "
+            f"{config_file}:{tasks[0]}.")
+
+
+def _check_task_argument(argv):
+    """Exit in one line when `--config <file>:<task>` names an unknown task, or a file whose
+    get_config takes no task."""
+    config_file, *task = _config_file(argv).split(":", 1)
+    if not task:
+        return
+    try:
+        task_defaults(task[0])
+        if pathlib.Path(config_file).is_file() and not inspect.signature(
+                runpy.run_path(config_file)["get_config"]).parameters:
+            raise InputError(f"{config_file} takes no task (its get_config() has no "
+                             f"argument): drop ':{task[0]}', or pass --config.task=knn or "
+                             "evaluate, which any config can switch to.")
     except InputError as error:
         exit_with(error)
 
@@ -62,12 +98,7 @@ _WORKDIR = flags.DEFINE_string("workdir", "runs/quickstart", "Where the run writ
 def parse_flags(argv):
     """absl's flag parsing, with config overrides of unknown fields, an unknown task and a
     missing config file refused in one line."""
-    _, *task = _config_file(argv).split(":", 1)
-    if task:
-        try:
-            task_defaults(task[0])
-        except InputError as error:
-            exit_with(error)
+    _check_task_argument(argv)
     try:
         remaining = flags.FLAGS(argv)
     except (KeyError, AttributeError):  # ml_collections: an override names no field

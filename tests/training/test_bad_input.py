@@ -39,7 +39,7 @@ def small_config():
     (["--config.modle.preset=x"], "'modle.preset'", "Did you mean --config.model.preset?"),
     (["--config.model.mask_ratio=1.0"], "got 1.0", "The paper uses 0.75"),
     (["--config.augment.mixup_alpha=0.2"], "'augment.mixup_alpha'",  # a fine-tuning field
-     "See keras_mae/training/config.py"),
+     "--config configs/quickstart.py:finetune"),
     (["--config.data.source=folder", "--config.data.train=/no/such/train"],
      "'/no/such/train' does not exist", "Pass the path of a folder"),
 ])

@@ -86,13 +86,20 @@ def test_a_misspelt_field_is_still_refused_when_the_task_switches():
         for_task(config, "configs/finetune_cifar10.py")
 
 
-def test_train_py_refuses_an_unknown_task_in_one_line():
-    result = subprocess.run(
-        [sys.executable, "train.py", "--config", "configs/cifar10.py:evalute"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-    )
+@pytest.mark.parametrize("arguments, message", [
+    (["--config", "configs/cifar10.py:evalute"],
+     "Unknown task 'evalute'; use one of pretrain, finetune, linprobe, knn, evaluate, e.g. "
+     "--config configs/cifar10.py:evaluate."),
+    (["--config", "experiments/cifar10/knn.py:evaluate"],
+     "experiments/cifar10/knn.py takes no task (its get_config() has no argument): drop "
+     "':evaluate', or pass --config.task=knn or evaluate, which any config can switch to."),
+    (["--config", "configs/finetune_cifar10.py", "--config.task=knn", "--config.knn.k=10"],
+     "configs/finetune_cifar10.py gives a finetune config, which has no field 'knn.k' (a field "
+     "of knn): ask the file for the task, e.g. --config configs/finetune_cifar10.py:knn."),
+])
+def test_train_py_answers_a_task_mistake_in_one_line(arguments, message):
+    result = subprocess.run([sys.executable, "train.py", *arguments], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == (
-        "error: Unknown task 'evalute'; use one of pretrain, finetune, linprobe, knn, evaluate, "
-        "e.g. --config configs/cifar10.py:evaluate.")
+    assert result.stderr.strip().splitlines()[-1] == f"error: {message}"
     assert "Traceback" not in result.stderr
