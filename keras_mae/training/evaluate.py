@@ -148,7 +148,7 @@ def evaluate_classifier(config, workdir):
     if not config.init_checkpoint:
         raise InputError("The evaluation needs a classifier: --config.init_checkpoint=<a "
                          "fine-tuned .keras file or a released mae_finetuned_*.pth>.")
-    _, eval_source = runner.load_sources(config, require_labels=True)
+    _, eval_source = runner.load_sources(config, require_labels=True, fields=("eval",))
     if eval_source is None:
         raise InputError("The evaluation classifies the held-out images: set "
                          "--config.data.eval.")

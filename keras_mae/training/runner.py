@@ -219,12 +219,13 @@ def load_source(data_config, split, require_labels=False):
     )
 
 
-def load_sources(config, require_labels=False):
-    """(training source, held-out source or None), each holding at least one batch. Errors
-    name the config field at fault (data.train or data.eval)."""
+def load_sources(config, require_labels=False, fields=("train", "eval")):
+    """(training source, held-out source or None), each holding at least one batch; only the
+    `fields` of config.data are read (the others give None). Errors name the config field at
+    fault (data.train or data.eval)."""
     sources = {}
     for field, name in (("train", "training"), ("eval", "held-out")):
-        split = config.data[field]
+        split = config.data[field] if field in fields else ""
         try:
             sources[field] = (
                 load_source(config.data, split, require_labels) if split else None
