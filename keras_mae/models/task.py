@@ -5,6 +5,7 @@ geometry is the backbone's."""
 import keras
 import tensorflow as tf
 
+from keras_mae.models.replicas import sum_before_clipping
 from keras_mae.xla import jit_compile_for
 
 
@@ -15,7 +16,9 @@ class Task(keras.Model):
         """Keras' `compile`, with the fast and faithful defaults: without `optimizer`, the
         paper's optimiser for this task (`recipe_optimizer`) at `learning_rate` (default: the
         paper's base lr); `jit_compile="auto"` compiles the step with XLA wherever TensorFlow
-        can (Keras' own "auto" leaves XLA off on CPUs and under any distribution strategy)."""
+        can (Keras' own "auto" leaves XLA off on CPUs and under any distribution strategy).
+        The optimizer sums the replicas' gradients before it accumulates and clips them
+        (`models.replicas`), so that clipping bounds the global batch's gradient."""
         if optimizer is None:
             optimizer = self.recipe_optimizer(learning_rate)
         elif learning_rate is not None:
@@ -24,6 +27,7 @@ class Task(keras.Model):
         if jit_compile == "auto":
             jit_compile = jit_compile_for(tf.distribute.get_strategy(), True)
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+        sum_before_clipping(self.optimizer)
 
     def compile_from_config(self, config):
         """What Keras does on loading a compiled model (it skips models that override
