@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from devtools import cifar
+from devtools.tfds_folder import folder_as_tfds
 from keras_mae import MaskedAutoencoder, ViTBackbone
 from keras_mae.models.presets import split_arguments
 from keras_mae.training.config import default_config, use_cifar10
@@ -49,17 +50,6 @@ def tiny_config():
     return dict(TINY)
 
 
-def bench_common():
-    """The benches' shared module (bench/bench_common.py), loaded from its file."""
-    import importlib.util
-
-    path = REPO / "bench" / "bench_common.py"
-    spec = importlib.util.spec_from_file_location("bench_common", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def extract_cifar(destination, per_class):
     """Extract the first `per_class` train and `per_class // 4` test JPEGs of every class into
     `destination` (train/<class>/, test/<class>/), as the benches and experiments do."""
@@ -87,7 +77,7 @@ def cifar_tfds(small_cifar_folder, tmp_path_factory):
     ArrayRecord (4 files) and as TFRecord (20 files, more than TFDS reads at once, so that
     their order matters)."""
     return {
-        file_format: bench_common().folder_as_tfds(
+        file_format: folder_as_tfds(
             small_cifar_folder / "train", tmp_path_factory.mktemp(file_format), "cifar10_jpeg",
             file_format, num_shards=num_shards)
         for file_format, num_shards in (("array_record", 4), ("tfrecord", 20))

@@ -54,6 +54,22 @@ def test_throughput_bench_trains_through_the_fit_step_and_ends_with_its_summary_
 
 
 @pytest.mark.slow
+def test_imagenet_input_bench_reads_array_record_and_a_folder_and_ends_with_its_summary_line():
+    command = [sys.executable, "bench/input_imagenet.py", "--images", "20", "--batch", "4",
+               "--rounds", "1", "--batches", "2", "--quiet-wait", "0"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"20 JPEGs of 500x375, 1\d\d KB on average", result.stdout), result.stdout
+    summary = re.fullmatch(
+        r"array_record_images_per_core_sec=(\d+) folder_images_per_core_sec=(\d+) "
+        r"reference_vit_l_images_per_sec_per_gpu=106 cores_per_gpu=([\d.]+)",
+        result.stdout.strip().splitlines()[-1])
+    assert summary, result.stdout
+    array_record, _, cores = map(float, summary.groups())
+    assert array_record > 0 and abs(cores - 106 / array_record) <= 0.05 + 0.01 * cores
+
+
+@pytest.mark.slow
 def test_the_user_path_bench_trains_with_compile_defaults_through_fit():
     command = [sys.executable, "bench/throughput.py", "--preset", "mae_vit_micro_patch4_28_grey",
                "--batch", "4", "--rounds", "2", "--steps", "2", "--warmup", "1",
