@@ -44,9 +44,11 @@ def from_tfds(name, split="train", data_dir=None, download=True, image_key="imag
         label = example[label_key] if label_feature is not None else tf.constant(-1)
         return convert(example[image_key], tf.cast(label, tf.int64))
 
-    if _random_access(tfds, info):
+    array_record = tfds.core.file_adapters.FileFormat.ARRAY_RECORD
+    if array_record in (info.file_format, *getattr(info, "alternative_file_formats", ())):
         records = builder.as_data_source(
-            split, deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES)
+            split, deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES,
+            file_format=array_record)
 
         def read(index):
             record = tf.numpy_function(lambda i: np.array(records[int(i)], dtype=object), [index],
@@ -76,12 +78,6 @@ def from_tfds(name, split="train", data_dir=None, download=True, image_key="imag
                             num_parallel_calls=tf.data.AUTOTUNE)
 
     return ImageSource(dataset, num_examples, class_names, epoch_order=epoch_order)
-
-
-def _random_access(tfds, info):
-    """Whether the data set is stored as ArrayRecord (alone or beside another format)."""
-    array_record = tfds.core.file_adapters.FileFormat.ARRAY_RECORD
-    return array_record in (info.file_format, *getattr(info, "alternative_file_formats", ()))
 
 
 def _files_in_order(file_instructions, seed):
