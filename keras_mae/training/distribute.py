@@ -89,3 +89,20 @@ def is_chief(strategy):
     return task_type is None or task_type == "chief" or (
         task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
     )
+
+
+def same_on_every_worker(strategy, value):
+    """Whether the number `value` is the same on every worker of a multi-worker run (always
+    true otherwise): n * sum(v^2) == sum(v)^2 over the n replicas, a sum every worker receives
+    alike, so that all reach the same answer."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return True
+    value = tf.constant([float(value), float(value) ** 2], tf.float64)
+
+    @tf.function
+    def sums():
+        return strategy.run(lambda: tf.distribute.get_replica_context().all_reduce(
+            tf.distribute.ReduceOp.SUM, value))
+
+    total, total_of_squares = strategy.experimental_local_results(sums())[0].numpy()
+    return strategy.num_replicas_in_sync * total_of_squares == total**2

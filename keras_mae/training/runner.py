@@ -29,7 +29,7 @@ from keras_mae.training.callbacks import (
 )
 from keras_mae.training.checks import check_config, check_workdir
 from keras_mae.training.distribute import (
-    check_global_batch, is_chief, make_strategy, split_cpu,
+    check_global_batch, is_chief, make_strategy, same_on_every_worker, split_cpu,
 )
 from keras_mae.xla import jit_compile_for
 
@@ -105,7 +105,7 @@ def prepare(config, workdir, require_labels=False):
         keras.mixed_precision.set_dtype_policy(config.mixed_precision)
     steps_per_epoch = config.steps_per_epoch or whole_updates(
         train_source.num_examples // config.batch_size, config.grad_accum_steps)
-    first_epoch = AtomicBackupAndRestore.resume_epoch(outdir / "backup")
+    first_epoch = resume_epoch_of_every_worker(strategy, workdir / "backup")
     return Job(config, strategy, chief, workdir, outdir, train_source, eval_source,
                steps_per_epoch, first_epoch)
 
@@ -129,6 +129,19 @@ def adopt_preset_normalization(config):
         config.data.mean, config.data.std = normalization
 
 
+def resume_epoch_of_every_worker(strategy, backup_dir):
+    """The epoch of the newest backup in `backup_dir` (the chief's), which every worker reads:
+    workers that resumed at different epochs would wait for each other forever. Checked with a
+    collective, so that a worker that cannot see the chief's backups stops them all."""
+    epoch = AtomicBackupAndRestore.resume_epoch(backup_dir)
+    if not same_on_every_worker(strategy, epoch):
+        raise InputError(
+            f"The workers see different backups in {backup_dir} (this one resumes at epoch "
+            f"{epoch}). Give every worker the same --workdir, a folder they all share."
+        )
+    return epoch
+
+
 def whole_updates(steps, accumulation):
     """An epoch's steps cut to whole updates of `accumulation` steps (the reference too drops an
     epoch's last, incomplete accumulation)."""
@@ -148,8 +161,11 @@ def fit(job, model, train_ds, eval_ds, extra_callbacks=lambda: []):
     `extra_callbacks()` is called where undecodable images are caught (it may read data).
     """
     config, outdir = job.config, job.outdir
+    if not job.chief:  # a worker's own backups are never read: it resumes from the chief's
+        shutil.rmtree(outdir / "backup", ignore_errors=True)
     backup = AtomicBackupAndRestore(
-        str(outdir / "backup"), save_freq=config.backup_every_steps or "epoch"
+        str(outdir / "backup"), save_freq=config.backup_every_steps or "epoch",
+        restore_dir=str(job.workdir / "backup"),
     )
     backup.check_matches(model)
     (outdir / "config.json").write_text(config.to_json_best_effort(indent=2))

@@ -52,15 +52,8 @@ def run_two_workers(workdir, child_processes, flags, attempts=3, timeout=600):
         workers = [f"127.0.0.1:{port}" for port in ports]
         for holder in holders:
             holder.close()
-        processes = []
-        for index, log in enumerate(logs):
-            env = loopback_env(TF_CONFIG=json.dumps(
-                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
-            with open(log, "w") as output:
-                processes.append(subprocess.Popen(
-                    train_command(workdir, "configs/quickstart.py", *flags), cwd=REPO, env=env,
-                    stdout=output, stderr=subprocess.STDOUT))
-            child_processes.append(processes[-1])
+        processes = start_workers(workdir, workers, logs, flags)
+        child_processes.extend(processes)
         deadline = time.time() + timeout
         while any(p.poll() is None for p in processes) and not any(p.poll() for p in processes):
             assert time.time() < deadline, "the two workers did not finish in time"
@@ -75,6 +68,20 @@ def run_two_workers(workdir, child_processes, flags, attempts=3, timeout=600):
         if not retry:
             return [p.returncode for p in processes], outputs
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def start_workers(workdir, workers, logs, flags):
+    """`train.py` as each worker of the cluster `workers` ("127.0.0.1:port"), its output to its
+    log: the started processes."""
+    processes = []
+    for index, log in enumerate(logs):
+        env = loopback_env(TF_CONFIG=json.dumps(
+            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
+        with open(log, "w") as output:
+            processes.append(subprocess.Popen(
+                train_command(workdir, "configs/quickstart.py", *flags), cwd=REPO, env=env,
+                stdout=output, stderr=subprocess.STDOUT))
+    return processes
 
 
 def train_command(workdir, config_file, *flags):
@@ -158,3 +165,72 @@ def test_a_killed_run_resumes_as_if_it_had_never_stopped(cifar_folder, tmp_path)
     assert last.returncode == 0, last.stderr[-3000:]
     assert not re.findall(r"Epoch (\d)/3", last.stdout)
     assert json.loads((reference / "history.json").read_text()) == expected
+
+
+MULTI_WORKER = ["--config.strategy=multi_worker", "--config.epochs=3",
+                "--config.steps_per_epoch=20", "--config.optim.warmup_epochs=1",
+                "--config.figure_every_epochs=3", "--config.export_saved_model=False"]
+
+
+def final_weights(workdir):
+    return [np.asarray(w) for w in keras.models.load_model(workdir / "model.keras").weights]
+
+
+@pytest.mark.slow
+def test_two_workers_rerun_a_finished_command_and_both_end_at_once(tmp_path, child_processes):
+    """The non-chief's scratch backup is gone after `finish`: it resumes from the chief's
+    backup, so both end at once instead of one waiting at epoch 0 for the other."""
+    workdir = tmp_path / "run"
+    codes, outputs = run_two_workers(workdir, child_processes, MULTI_WORKER, timeout=400)
+    assert codes == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    assert not (workdir / ".worker_worker_1").exists()
+    codes, again = run_two_workers(workdir, child_processes, MULTI_WORKER, timeout=200)
+    assert codes == [0, 0], again[0][-2000:] + again[1][-2000:]
+    assert not any(re.findall(r"Epoch \d/3", output) for output in again)  # nothing trained
+    assert fingerprint(again[0]) == fingerprint(again[1]) == fingerprint(outputs[0])
+
+
+def wait_for(condition, processes, timeout, what):
+    deadline = time.time() + timeout
+    while not condition():
+        assert all(p.poll() is None for p in processes), f"a worker ended before {what}"
+        assert time.time() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_and_its_peer_rerun_end_as_the_uninterrupted_run(
+        tmp_path, child_processes):
+    """One worker SIGKILLed mid-epoch 2 (its peer then stopped too, as it would wait), both
+    re-run with the same command: every worker resumes from the chief's epoch-1 backup and the
+    run ends with the uninterrupted run's weights."""
+    from keras_mae.training.callbacks import AtomicBackupAndRestore
+
+    workdir, reference = tmp_path / "killed", tmp_path / "uninterrupted"
+    (ports, holders), logs = free_ports(2), [tmp_path / f"killed{i}.log" for i in (0, 1)]
+    for holder in holders:
+        holder.close()
+    processes = start_workers(workdir, [f"127.0.0.1:{port}" for port in ports], logs,
+                              MULTI_WORKER)
+    child_processes.extend(processes)
+    wait_for(lambda: (workdir / "checkpoints" / "epoch_001.keras").exists(), processes, 400,
+             "epoch 1")
+    time.sleep(1.0)
+    processes[1].send_signal(signal.SIGKILL)
+    processes[1].wait()
+    time.sleep(1.0)
+    processes[0].send_signal(signal.SIGKILL)
+    processes[0].wait()
+    # The kill landed in epoch 2: it had begun, and its backup had not been written.
+    assert "Epoch 2/3" in logs[0].read_text()
+    assert AtomicBackupAndRestore.resume_epoch(workdir / "backup") == 1
+    assert not (workdir / "model.keras").exists()
+
+    codes, outputs = run_two_workers(workdir, child_processes, MULTI_WORKER, timeout=400)
+    assert codes == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    assert all(re.findall(r"Epoch (\d)/3", o)[0] == "2" for o in outputs)  # both from epoch 2
+    codes, whole = run_two_workers(reference, child_processes, MULTI_WORKER, timeout=400)
+    assert codes == [0, 0], whole[0][-2000:] + whole[1][-2000:]
+    assert fingerprint(outputs[0]) == fingerprint(outputs[1])
+    for resumed, uninterrupted in zip(final_weights(workdir), final_weights(reference)):
+        assert np.abs(resumed - uninterrupted).max() <= 1e-6

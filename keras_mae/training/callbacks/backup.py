@@ -29,9 +29,12 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     pass with the weights, optimizer state and step counter of the backup.
     """
 
-    def __init__(self, backup_dir, save_freq="epoch", keep=2):
+    def __init__(self, backup_dir, save_freq="epoch", keep=2, restore_dir=None):
         super().__init__(backup_dir, save_freq=save_freq, delete_checkpoint=False)
         self.keep = keep
+        # Where the run resumes from: its own backups, or under multi-worker training the
+        # chief's, so that every worker resumes at the same epoch (as tf.keras did).
+        self.restore_dir = restore_dir or backup_dir
         self._sequence = 0
         self._epochs = []  # the logs of every finished epoch, {"epoch": n, "loss": ..}
 
@@ -55,7 +58,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         super().on_epoch_end(epoch, logs)
 
     def _states(self):
-        return _complete_states(self.backup_dir)
+        return _complete_states(self.restore_dir)
 
     def check_matches(self, model):
         """Refuse a backup written by a model whose weights have other names or shapes."""
@@ -113,7 +116,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             shutil.rmtree(staging, ignore_errors=True)
             raise
         os.replace(staging, root / f"state-{self._sequence}")
-        for old in self._states()[self.keep:]:
+        for old in _complete_states(self.backup_dir)[self.keep:]:
             shutil.rmtree(old, ignore_errors=True)
 
 
