@@ -42,13 +42,13 @@ def make_classification_dataset(
     rand_augment_policy=REFERENCE_POLICY, erase_probability=0.25, mixup_alpha=0.8,
     cutmix_alpha=1.0, label_smoothing=0.1, crop_fraction=0.875, first_epoch=0, epochs=1,
     steps_per_epoch=None, mixup_prob=1.0, mixup_switch_prob=0.5, cutmix_minmax=None,
-    crop_sampler="torchvision", mix_group_size=REFERENCE_GROUP_SIZE,
+    crop_sampler="torchvision", mix_group_size=REFERENCE_GROUP_SIZE, first_step=0,
 ):
     """An `ImageSource` with labels -> batches of (normalised images, soft targets).
 
     Training yields `steps_per_epoch` batches (default: every full batch) for each epoch from
-    `first_epoch` to `epochs`, in a new order each epoch; the crop, flip, RandAugment and
-    erasing of each image and the mixing of each batch are seeded by (seed, position in the run)
+    `first_epoch` (from its step `first_step`) to `epochs`, in a new order each epoch; the crop,
+    flip, RandAugment and erasing of each image and the mixing of each batch are seeded by (seed, position in the run)
     (keras-cv's RandAugment, `rand_augment_policy="keras_cv"`, draws from its own generator).
     `rand_augment_policy` (a timm policy string, "keras_cv", or "" for none),
     `erase_probability`, `mixup_alpha`/`cutmix_alpha` (0 = off; see
@@ -92,7 +92,8 @@ def make_classification_dataset(
         return image, target, position
 
     steps_per_epoch = steps_per_epoch or source.num_examples // batch_size
-    dataset = epoch_examples(source, seed, first_epoch, epochs, steps_per_epoch * batch_size)
+    dataset = epoch_examples(source, seed, first_epoch, epochs, steps_per_epoch * batch_size,
+                             first_example=first_step * batch_size)
     dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=True)
 

@@ -12,8 +12,9 @@ from keras_mae.data.normalization import PixelNormalization
 
 
 def epoch_examples(source, seed, first_epoch, last_epoch, examples_per_epoch,
-                   shuffle_buffer=10_000):
-    """The examples of epochs [first_epoch, last_epoch), `examples_per_epoch` each, as
+                   shuffle_buffer=10_000, first_example=0):
+    """The examples of epochs [first_epoch, last_epoch), `examples_per_epoch` each, from the
+    `first_example`-th of the first (those before it were read before a resume), as
     (image, label, position) with position = epoch x examples_per_epoch + index in the epoch.
 
     Sources with random access draw a new permutation of all their examples every epoch (the
@@ -21,7 +22,8 @@ def epoch_examples(source, seed, first_epoch, last_epoch, examples_per_epoch,
     per epoch (`source.epoch_order`) through a buffer seeded per epoch.
     """
     per_epoch = examples_per_epoch
-    positions = tf.data.Dataset.range(first_epoch * per_epoch, last_epoch * per_epoch)
+    positions = tf.data.Dataset.range(first_epoch * per_epoch + first_example,
+                                      last_epoch * per_epoch)
     if source.read is not None:
         size = source.num_examples
 
@@ -44,7 +46,8 @@ def epoch_examples(source, seed, first_epoch, last_epoch, examples_per_epoch,
             reshuffle_each_iteration=False,
         ).repeat().take(per_epoch)
 
-    examples = tf.data.Dataset.range(first_epoch, last_epoch).flat_map(one_epoch)
+    examples = tf.data.Dataset.range(first_epoch, last_epoch).flat_map(one_epoch).skip(
+        first_example)
     return tf.data.Dataset.zip((examples, positions)).map(
         lambda pair, position: (*pair, position)
     )
@@ -52,7 +55,7 @@ def epoch_examples(source, seed, first_epoch, last_epoch, examples_per_epoch,
 
 def make_dataset(source, image_size, mean, std, batch_size, training=True, seed=0,
                  crop_scale=(0.2, 1.0), drop_remainder=None, first_epoch=0, epochs=1,
-                 steps_per_epoch=None):
+                 steps_per_epoch=None, first_step=0):
     """An `ImageSource` -> batches of normalised float32 images [B, H, W, C].
 
     Training yields `steps_per_epoch` batches (default: every full batch of the source) for
@@ -71,13 +74,15 @@ def make_dataset(source, image_size, mean, std, batch_size, training=True, seed=
         drop_remainder: drop a last partial batch (default: when training).
         first_epoch, epochs, steps_per_epoch: the training epochs the dataset yields (a resumed
             run starts at its backup's epoch).
+        first_step: the steps of `first_epoch` left out (a run resumed mid-epoch ran them).
     """
     normalization = PixelNormalization(mean, std)
     image_size = tuple(image_size)
     if training:
         steps_per_epoch = steps_per_epoch or source.num_examples // batch_size
         examples = epoch_examples(source, seed, first_epoch, epochs,
-                                  steps_per_epoch * batch_size)
+                                  steps_per_epoch * batch_size,
+                                  first_example=first_step * batch_size)
         dataset = examples.map(
             lambda image, label, position: pretraining_augment(
                 image, tf.stack([tf.cast(seed, tf.int64), position]), image_size, crop_scale),

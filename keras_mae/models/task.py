@@ -5,6 +5,7 @@ geometry is the backbone's."""
 import keras
 import tensorflow as tf
 
+from keras_mae.models.executions import multi_step_function
 from keras_mae.models.replicas import sum_before_clipping
 from keras_mae.xla import jit_compile_for
 
@@ -28,6 +29,22 @@ class Task(keras.Model):
             jit_compile = jit_compile_for(tf.distribute.get_strategy(), True)
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
         sum_before_clipping(self.optimizer)
+
+    def make_train_function(self, force=False):
+        """Keras' step function, or with `steps_per_execution` > 1 one that runs under every
+        strategy (`models.executions`)."""
+        if self.steps_per_execution == 1 or (self.train_function is not None and not force):
+            return super().make_train_function(force)
+        self.train_function = multi_step_function(self, self.train_step,
+                                                  self.steps_per_execution)
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        """As `make_train_function`, for evaluation."""
+        if self.steps_per_execution == 1 or (self.test_function is not None and not force):
+            return super().make_test_function(force)
+        self.test_function = multi_step_function(self, self.test_step, self.steps_per_execution)
+        return self.test_function
 
     def compile_from_config(self, config):
         """What Keras does on loading a compiled model (it skips models that override

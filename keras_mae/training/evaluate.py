@@ -77,7 +77,7 @@ def train_classifier(config, workdir):
     job = runner.prepare(config, workdir, require_labels=True)
     data, augment = config.data, config.augment
 
-    def dataset(source, training):
+    def dataset(source, training, **epochs):
         return make_classification_dataset(
             source, data.image_size, data.mean, data.std, config.batch_size, training,
             seed=config.seed, crop_scale=tuple(augment.crop_scale),
@@ -89,10 +89,12 @@ def train_classifier(config, workdir):
             cutmix_minmax=tuple(augment.cutmix_minmax) or None,
             label_smoothing=augment.label_smoothing, crop_fraction=augment.crop_fraction,
             crop_sampler="probe" if config.task == "linprobe" else "torchvision",
-            **(job.training_data() if training else {}),
+            **epochs,
         )
 
-    train_ds = dataset(job.train_source, training=True)
+    def train_data(**epochs):
+        return dataset(job.train_source, True, steps_per_epoch=job.steps_per_epoch, **epochs)
+
     eval_ds = dataset(job.eval_source, training=False) if job.eval_source else None
     with job.strategy.scope():
         classifier = build_classifier(config, job.train_source.num_classes)
@@ -104,7 +106,7 @@ def train_classifier(config, workdir):
                      keras.metrics.TopKCategoricalAccuracy(5, name="top5_accuracy")],
             **job.compile_options(),
         )
-    history = runner.fit(job, classifier, train_ds, eval_ds)
+    history = runner.fit(job, classifier, train_data, eval_ds)
     runner.finish(job, classifier, history)
     return classifier, history
 

@@ -3,6 +3,8 @@
 `train.py` is its command line (task "pretrain"); tests call `pretrain` directly.
 """
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -109,10 +111,10 @@ def pretrain(config, workdir):
     job = runner.prepare(config, workdir)
     data = config.data
     image_size = tuple(data.image_size)
-    train_ds = make_dataset(
-        job.train_source, image_size, data.mean, data.std, config.batch_size,
+    train_data = functools.partial(
+        make_dataset, job.train_source, image_size, data.mean, data.std, config.batch_size,
         training=True, seed=config.seed, crop_scale=tuple(data.crop_scale),
-        **job.training_data(),
+        steps_per_epoch=job.steps_per_epoch,
     )
     with job.strategy.scope():
         model = build_model(config)
@@ -133,9 +135,9 @@ def pretrain(config, workdir):
             eval_ds = with_fixed_noise(eval_ds, model.num_patches, config.seed)
 
     def monitors():
-        return figure(config, job, model, eval_ds if eval_ds is not None else train_ds) + (
+        return figure(config, job, model, eval_ds if eval_ds is not None else train_data()) + (
             knn_monitor(config, job) if config.knn.every_epochs else [])
 
-    history = runner.fit(job, model, train_ds, eval_ds, extra_callbacks=monitors)
+    history = runner.fit(job, model, train_data, eval_ds, extra_callbacks=monitors)
     runner.finish(job, model, history)
     return model, history

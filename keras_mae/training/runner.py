@@ -31,6 +31,7 @@ from keras_mae.training.checks import check_config, check_workdir
 from keras_mae.training.distribute import (
     check_global_batch, is_chief, make_strategy, same_on_every_worker, split_cpu,
 )
+from keras_mae.training.epochs import fit_by_epoch
 from keras_mae.xla import jit_compile_for
 
 
@@ -47,12 +48,6 @@ class Job:
     eval_source: object
     steps_per_epoch: int
     first_epoch: int  # where training starts: 0, or the epoch of the backup it resumes from
-
-    def training_data(self):
-        """The arguments that place the training pipeline in the run: its epochs (from the
-        one a resumed run starts at) and their length."""
-        return dict(first_epoch=min(self.first_epoch, self.config.epochs - 1),
-                    epochs=self.config.epochs, steps_per_epoch=self.steps_per_epoch)
 
     def learning_rate_schedule(self):
         """lr = base_lr x effective batch / 256 (or the absolute `optim.lr`, the reference's
@@ -153,10 +148,11 @@ def whole_updates(steps, accumulation):
     return steps - steps % accumulation
 
 
-def fit(job, model, train_ds, eval_ds, extra_callbacks=lambda: []):
-    """`model.fit` as every run does it; returns its `History`, holding every epoch of the run
-    (restored from the backup for epochs before a resume). `train_ds` must be built with
-    `job.training_data()`.
+def fit(job, model, train_data, eval_ds, extra_callbacks=lambda: []):
+    """`model.fit` as every run does it, one epoch at a time (`epochs.fit_by_epoch`); returns
+    its `History`, holding every epoch of the run (restored from the backup for epochs before a
+    resume). `train_data(first_epoch, epochs, first_step)` gives the training batches of those
+    epochs, `job.steps_per_epoch` each.
 
     `extra_callbacks()` is called where undecodable images are caught (it may read data).
     """
@@ -187,12 +183,9 @@ def fit(job, model, train_ds, eval_ds, extra_callbacks=lambda: []):
             keras.callbacks.TensorBoard(str(outdir / "tensorboard")),
         ]
         with interrupt.catching_interrupts():
-            history = model.fit(
-                train_ds,
-                epochs=config.epochs,
-                steps_per_epoch=job.steps_per_epoch,
-                validation_data=eval_ds,
-                callbacks=callbacks,
+            history = fit_by_epoch(
+                model, train_data, callbacks, config.epochs, job.steps_per_epoch,
+                first_epoch=job.first_epoch, validation_data=eval_ds,
                 shuffle=False,  # The pipelines shuffle.
             )
         history.history = backup.history()  # every epoch, those before a resume too

@@ -92,7 +92,6 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(state / _WEIGHTS)
         metadata = json.loads((state / _METADATA).read_text())
-        self.model._initial_epoch = metadata["epoch"]
         self._current_epoch = metadata["epoch"]
         self._epochs = metadata.get("history", [])
 

@@ -8,7 +8,9 @@ import keras
 
 class TrainingThroughput(keras.callbacks.Callback):
     """Logs `train_images_per_sec` at each epoch's end: the images of the epoch's steps after
-    its first (which may compile the step or wait for the input pipeline) over their time.
+    its first execution (which may compile the step or wait for the input pipeline) over their
+    time. With `steps_per_execution` N, Keras reports one batch per execution, numbered by its
+    last step: each counts N steps, the epoch's last only up to the epoch's end.
 
     Args:
         global_batch_size: images per training step, over all replicas.
@@ -19,15 +21,20 @@ class TrainingThroughput(keras.callbacks.Callback):
         self.global_batch_size = global_batch_size
         self._start = None
         self._steps = 0
+        self._first_step = 0  # of the execution under way
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start, self._steps = None, 0
 
+    def on_train_batch_begin(self, batch, logs=None):
+        self._first_step = batch
+
     def on_train_batch_end(self, batch, logs=None):
+        epoch_steps = (self.params or {}).get("steps") or batch + 1
         if self._start is None:
             self._start = time.perf_counter()
         else:
-            self._steps += 1
+            self._steps += min(batch + 1, epoch_steps) - self._first_step
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self._steps:

@@ -1,0 +1,72 @@
+"""Training as one `model.fit` per epoch, so that any `steps_per_execution` gives each epoch
+exactly its steps, from its own examples.
+
+Keras runs whole executions of `steps_per_execution` (N) steps from one iterator carried from
+epoch to epoch: where N does not divide an epoch's S steps, it runs ceil(S/N) x N steps an epoch,
+each epoch eats into the next one's data, and a resumed run (which starts at an epoch's first
+example) leaves the uninterrupted one. Given one epoch's batches as a dataset of known length,
+Keras ends the epoch's last execution where the data ends instead (its step loop reads
+`get_next_as_optional`). The callbacks still see one training: `on_train_begin` and
+`on_train_end` once, around every epoch's `fit`.
+"""
+
+import keras
+import tensorflow as tf
+
+
+class OneTraining(keras.callbacks.CallbackList):
+    """The callbacks of one training made of several `fit` calls: the `on_train_begin` and
+    `on_train_end` each `fit` makes are ignored; `begin` and `end` make them once."""
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+    def begin(self):
+        """`on_train_begin` of every callback (e.g. the backup restores its state), in the
+        model's distribution scope, where `fit` would build the optimizer."""
+        with self.model.distribute_strategy.scope():
+            super().on_train_begin()
+
+    def end(self):
+        super().on_train_end()
+
+
+class StepProgbar(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar, which counts the epoch's last execution up to the epoch's end (Keras
+    numbers it as a whole `steps_per_execution`, e.g. 72/70)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(min(batch, self.target - 1), logs)
+
+
+def fit_by_epoch(model, train_data, callbacks, epochs, steps_per_epoch, first_epoch=0,
+                 first_step=0, **fit_options):
+    """Train the epochs from `first_epoch` (from its step `first_step`) to `epochs`, one `fit`
+    each, and return the `History` of them all.
+
+    Args:
+        model: a compiled Keras model.
+        train_data: `train_data(first_epoch=e, epochs=e + 1, first_step=k)` -> the batches of
+            epoch e from its step k (a `tf.data.Dataset`).
+        callbacks: a list of callbacks, called as over one `fit`.
+        epochs, steps_per_epoch: the run's length.
+        first_epoch, first_step: where the run starts (a resumed run: where its backup was).
+        **fit_options: more arguments of `fit` (e.g. `validation_data`).
+    """
+    callbacks = OneTraining([*callbacks, StepProgbar()], add_history=True, model=model,
+                            verbose="auto", epochs=epochs, steps=steps_per_epoch)
+    callbacks.begin()
+    for epoch in range(first_epoch, epochs):
+        skipped = first_step if epoch == first_epoch else 0
+        steps = steps_per_epoch - skipped
+        callbacks.set_params({"verbose": "auto", "epochs": epochs, "steps": steps})
+        batches = train_data(first_epoch=epoch, epochs=epoch + 1, first_step=skipped)
+        model.fit(batches.apply(tf.data.experimental.assert_cardinality(steps)),
+                  initial_epoch=epoch, epochs=epoch + 1, callbacks=callbacks, **fit_options)
+        if model.stop_training:
+            break
+    callbacks.end()
+    return model.history
