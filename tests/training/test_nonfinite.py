@@ -56,12 +56,15 @@ def poison_training_batch(monkeypatch, index):
     """Make the `index`-th training batch of `pretrain` NaN (a NaN-producing input)."""
     make_dataset = pretrain_module.make_dataset
 
-    def poisoned(*args, training=True, **kwargs):
-        dataset = make_dataset(*args, training=training, **kwargs)
+    def poisoned(*args, training=True, first_epoch=0, first_step=0, **kwargs):
+        dataset = make_dataset(*args, training=training, first_epoch=first_epoch,
+                               first_step=first_step, **kwargs)
         if not training:
             return dataset
         nan = tf.constant(np.nan, tf.float32)
-        return dataset.enumerate().map(lambda i, images: tf.where(i == index, images * nan, images))
+        start = first_epoch * kwargs["steps_per_epoch"] + first_step  # the batches run before
+        return dataset.enumerate(start).map(
+            lambda i, images: tf.where(i == index, images * nan, images))
 
     monkeypatch.setattr(pretrain_module, "make_dataset", poisoned)
 

@@ -1,7 +1,7 @@
 """Crash-safe resume: Keras' `BackupAndRestore` with atomic writes.
 
-Each backup (weights with optimizer and RNG state, the epoch counter and the logs of every
-finished epoch) is written into a fresh temporary folder that is then renamed into place, so a
+Each backup (weights with optimizer state, the random-number states that `save_weights` leaves
+out, the epoch counter and the logs of every finished epoch) is written into a fresh temporary folder that is then renamed into place, so a
 kill at any moment leaves the previous complete backup; restore takes the newest complete one.
 A backup records the shape of every weight, so that a model of another architecture is refused
 with the first weight that differs instead of being half loaded.
@@ -92,6 +92,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(state / _WEIGHTS)
         metadata = json.loads((state / _METADATA).read_text())
+        restore_random_states(self.model, metadata.get("random_states", []))
         self._current_epoch = metadata["epoch"]
         self._epochs = metadata.get("history", [])
 
@@ -108,6 +109,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 "epoch": self._current_epoch,
                 "batch": self._last_batch_seen,
                 "weights": list(weight_shapes(self.model).items()),
+                "random_states": random_states(self.model),
                 "history": self._epochs,
             }
             (staging / _METADATA).write_text(json.dumps(metadata))
@@ -124,6 +126,28 @@ def _complete_states(backup_dir):
     root = pathlib.Path(backup_dir)
     states = [p for p in root.glob("state-*") if (p / _METADATA).exists()] if root.exists() else []
     return sorted(states, key=lambda p: int(p.name.split("-")[1]), reverse=True)
+
+
+def random_states(model):
+    """The values of the model's random-number states (its `SeedGenerator`s: drop path,
+    dropout), in the model's order, which `save_weights` leaves out: restored, a resumed run
+    draws what the uninterrupted one would have drawn."""
+    return [keras.ops.convert_to_numpy(variable).tolist()
+            for variable in _random_state_variables(model)]
+
+
+def restore_random_states(model, states):
+    """Set the states `random_states` saved (a backup without them leaves the model's). By
+    order, not by path: a generator's name may take a suffix (`seed_generator_1`)."""
+    variables = _random_state_variables(model)
+    if len(variables) == len(states):
+        for variable, value in zip(variables, states):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+
+
+def _random_state_variables(model):
+    weights = {id(weight) for weight in model.weights}
+    return [variable for variable in model.variables if id(variable) not in weights]
 
 
 def weight_shapes(model):
