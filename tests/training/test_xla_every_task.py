@@ -43,8 +43,8 @@ def capture_fit(monkeypatch, task, config, workdir):
     """(model, training data, held-out data) that `task` hands to `runner.fit`."""
     captured = {}
 
-    def fit(job, model, train_ds, eval_ds, extra_callbacks=lambda: []):
-        captured.update(model=model, train_ds=train_ds, eval_ds=eval_ds)
+    def fit(job, model, train_data, eval_ds, extra_callbacks=lambda: []):
+        captured.update(model=model, train_ds=train_data(), eval_ds=eval_ds)  # epoch 1
         raise Captured
 
     monkeypatch.setattr(runner, "fit", fit)
