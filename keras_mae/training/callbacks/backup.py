@@ -1,8 +1,9 @@
 """Crash-safe resume: Keras' `BackupAndRestore` with atomic writes.
 
 Each backup (weights with optimizer state, the random-number states that `save_weights` leaves
-out, the epoch counter and the logs of every finished epoch) is written into a fresh temporary folder that is then renamed into place, so a
-kill at any moment leaves the previous complete backup; restore takes the newest complete one.
+out, the epoch counter and the logs of every finished epoch) is written into a fresh temporary
+folder that is then renamed into place, so a kill at any moment leaves the previous complete
+backup; restore takes the newest complete one.
 A backup records the shape of every weight, so that a model of another architecture is refused
 with the first weight that differs instead of being half loaded.
 """
