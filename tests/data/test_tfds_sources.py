@@ -112,3 +112,14 @@ def test_a_config_reads_prepared_array_record_tfds_by_index(cifar_tfds):
     assert source.read is not None and source.num_examples == 200
     image, label = source.read(tf.constant(199, tf.int64))
     assert image.shape == (32, 32, 3) and 0 <= int(label) < 10
+
+
+@pytest.mark.parametrize("file_format", ["array_record", "tfrecord"])
+def test_tfds_epoch_resumed_inside_reads_the_rest_of_the_uninterrupted_epoch(cifar_tfds,
+                                                                           file_format):
+    source = tfds_source(cifar_tfds, file_format)
+    whole = epochs(source, seed=3, first_epoch=1, last_epoch=2, shuffle_buffer=20)[0]
+    rest = epoch_examples(source, 3, 1, 2, 400, shuffle_buffer=20, first_example=150)
+    read = [(image.numpy().tobytes(), int(position)) for image, _, position in rest]
+    assert [image for image, _ in read] == whole[150:]
+    assert [position for _, position in read] == list(range(550, 800))
