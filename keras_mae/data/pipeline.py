@@ -5,6 +5,8 @@ Every random choice is a function of (seed, epoch, position), never of the proce
 a run resumed from a backup at epoch e reads exactly what the uninterrupted run read from e on.
 """
 
+import functools
+
 import tensorflow as tf
 
 from keras_mae.data.augment import pretraining_augment, resize
@@ -38,16 +40,15 @@ def epoch_examples(source, seed, first_epoch, last_epoch, examples_per_epoch,
 
         return positions.map(example, num_parallel_calls=tf.data.AUTOTUNE)
 
-    def one_epoch(epoch):
-        epoch_seed = tf.stack([tf.cast(seed, tf.int64), epoch])
+    def one_epoch(epoch):  # a Python int: tf.data takes no tensor seed once a global seed is set
+        epoch_seed = tf.constant([seed, epoch], tf.int64)
         examples = source.epoch_order(epoch_seed) if source.epoch_order else source.dataset
         return examples.shuffle(
-            shuffle_buffer, seed=tf.cast(seed, tf.int64) * 1_000_003 + epoch,
-            reshuffle_each_iteration=False,
+            shuffle_buffer, seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False,
         ).repeat().take(per_epoch)
 
-    examples = tf.data.Dataset.range(first_epoch, last_epoch).flat_map(one_epoch).skip(
-        first_example)
+    epochs = [one_epoch(epoch) for epoch in range(first_epoch, last_epoch)]
+    examples = functools.reduce(tf.data.Dataset.concatenate, epochs).skip(first_example)
     return tf.data.Dataset.zip((examples, positions)).map(
         lambda pair, position: (*pair, position)
     )
