@@ -48,8 +48,9 @@ def make_classification_dataset(
 
     Training yields `steps_per_epoch` batches (default: every full batch) for each epoch from
     `first_epoch` (from its step `first_step`) to `epochs`, in a new order each epoch; the crop,
-    flip, RandAugment and erasing of each image and the mixing of each batch are seeded by (seed, position in the run)
-    (keras-cv's RandAugment, `rand_augment_policy="keras_cv"`, draws from its own generator).
+    flip, RandAugment and erasing of each image and the mixing of each batch are seeded by
+    (seed, position in the run) (keras-cv's RandAugment, `rand_augment_policy="keras_cv"`,
+    draws from its own generator).
     `rand_augment_policy` (a timm policy string, "keras_cv", or "" for none),
     `erase_probability`, `mixup_alpha`/`cutmix_alpha` (0 = off; see
     `keras_mae.data.mixing.mix_batch` for `mixup_prob`, `mixup_switch_prob`, `cutmix_minmax`

@@ -63,6 +63,9 @@ def fit_by_epoch(model, train_data, callbacks, epochs, steps_per_epoch, first_ep
         skipped = first_step if epoch == first_epoch else 0
         steps = steps_per_epoch - skipped
         callbacks.set_params({"verbose": "auto", "epochs": epochs, "steps": steps})
+        if not steps:  # backed up after the epoch's last step, before its end: run the end
+            end_epoch(model, epoch, callbacks, fit_options.get("validation_data"))
+            continue
         batches = train_data(first_epoch=epoch, epochs=epoch + 1, first_step=skipped)
         model.fit(batches.apply(tf.data.experimental.assert_cardinality(steps)),
                   initial_epoch=epoch, epochs=epoch + 1, callbacks=callbacks, **fit_options)
@@ -70,3 +73,14 @@ def fit_by_epoch(model, train_data, callbacks, epochs, steps_per_epoch, first_ep
             break
     callbacks.end()
     return model.history
+
+
+def end_epoch(model, epoch, callbacks, validation_data=None):
+    """What `fit` does at the end of an epoch, for one whose steps were all done before a
+    resume: its evaluation (if any) and the callbacks' `on_epoch_end`."""
+    callbacks.on_epoch_begin(epoch)
+    logs = {}
+    if validation_data is not None:
+        results = model.evaluate(validation_data, callbacks=callbacks, return_dict=True)
+        logs = {f"val_{name}": value for name, value in results.items()}
+    callbacks.on_epoch_end(epoch, logs)

@@ -24,7 +24,7 @@ from keras_mae.errors import InputError
 from keras_mae.export import export_saved_model
 from keras_mae.optimizers import PerUpdate, scaled_learning_rate, warmup_cosine
 from keras_mae.training.callbacks import (
-    AtomicBackupAndRestore, EpochCheckpoints, NonFiniteLossPolicy,
+    AtomicBackupAndRestore, DataPosition, EpochCheckpoints, NonFiniteLossPolicy,
     ReleaseFreedMemoryWhileCompiling, StopOnInterrupt, TrainingThroughput, save_atomically,
 )
 from keras_mae.training.checks import check_config, check_workdir
@@ -48,6 +48,7 @@ class Job:
     eval_source: object
     steps_per_epoch: int
     first_epoch: int  # where training starts: 0, or the epoch of the backup it resumes from
+    first_step: int = 0  # the steps of `first_epoch` its backup had done (taken mid-epoch)
 
     def learning_rate_schedule(self):
         """lr = base_lr x effective batch / 256 (or the absolute `optim.lr`, the reference's
@@ -100,9 +101,9 @@ def prepare(config, workdir, require_labels=False):
         keras.mixed_precision.set_dtype_policy(config.mixed_precision)
     steps_per_epoch = config.steps_per_epoch or whole_updates(
         train_source.num_examples // config.batch_size, config.grad_accum_steps)
-    first_epoch = resume_epoch_of_every_worker(strategy, workdir / "backup")
+    first_epoch, first_step = resume_position_of_every_worker(strategy, workdir / "backup")
     return Job(config, strategy, chief, workdir, outdir, train_source, eval_source,
-               steps_per_epoch, first_epoch)
+               steps_per_epoch, first_epoch, first_step)
 
 
 def adopt_preset_normalization(config):
@@ -124,17 +125,18 @@ def adopt_preset_normalization(config):
         config.data.mean, config.data.std = normalization
 
 
-def resume_epoch_of_every_worker(strategy, backup_dir):
-    """The epoch of the newest backup in `backup_dir` (the chief's), which every worker reads:
-    workers that resumed at different epochs would wait for each other forever. Checked with a
-    collective, so that a worker that cannot see the chief's backups stops them all."""
-    epoch = AtomicBackupAndRestore.resume_epoch(backup_dir)
-    if not same_on_every_worker(strategy, epoch):
+def resume_position_of_every_worker(strategy, backup_dir):
+    """(epoch, steps of it done) of the newest backup in `backup_dir` (the chief's), which every
+    worker reads: workers that resumed at different places would wait for each other forever.
+    Checked with a collective, so that a worker that cannot see the chief's backups stops them
+    all."""
+    epoch, step = AtomicBackupAndRestore.resume_position(backup_dir)
+    if not same_on_every_worker(strategy, epoch * 2**20 + step):  # both as one number
         raise InputError(
             f"The workers see different backups in {backup_dir} (this one resumes at epoch "
             f"{epoch}). Give every worker the same --workdir, a folder they all share."
         )
-    return epoch
+    return epoch, step
 
 
 def whole_updates(steps, accumulation):
@@ -157,11 +159,12 @@ def fit(job, model, train_data, eval_ds, extra_callbacks=lambda: []):
     `extra_callbacks()` is called where undecodable images are caught (it may read data).
     """
     config, outdir = job.config, job.outdir
+    position = DataPosition(job.first_epoch, job.first_step)
     if not job.chief:  # a worker's own backups are never read: it resumes from the chief's
         shutil.rmtree(outdir / "backup", ignore_errors=True)
     backup = AtomicBackupAndRestore(
         str(outdir / "backup"), save_freq=config.backup_every_steps or "epoch",
-        restore_dir=str(job.workdir / "backup"),
+        restore_dir=str(job.workdir / "backup"), position=position,
     )
     backup.check_matches(model)
     (outdir / "config.json").write_text(config.to_json_best_effort(indent=2))
@@ -170,7 +173,9 @@ def fit(job, model, train_data, eval_ds, extra_callbacks=lambda: []):
 
     interrupt = StopOnInterrupt(backup)
     try:  # Reading images (here and in fit) may meet files that cannot be decoded.
-        callbacks = [  # The stopping callbacks first: they stop before any other saves.
+        callbacks = [
+            position,  # first: every save records the steps it counts
+            # The stopping callbacks next: they stop before any other saves.
             NonFiniteLossPolicy(config.nan_policy, outdir),
             interrupt,
             TrainingThroughput(config.batch_size),
@@ -185,7 +190,7 @@ def fit(job, model, train_data, eval_ds, extra_callbacks=lambda: []):
         with interrupt.catching_interrupts():
             history = fit_by_epoch(
                 model, train_data, callbacks, config.epochs, job.steps_per_epoch,
-                first_epoch=job.first_epoch, validation_data=eval_ds,
+                first_epoch=job.first_epoch, first_step=job.first_step, validation_data=eval_ds,
                 shuffle=False,  # The pipelines shuffle.
             )
         history.history = backup.history()  # every epoch, those before a resume too

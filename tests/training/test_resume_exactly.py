@@ -1,15 +1,18 @@
 """A run killed and re-run with the same command ends with the uninterrupted run's weights: for
-fine-tuning (drop path's random stream is in the backup) and linear probing, killed at an
-epoch's end or inside an epoch."""
+fine-tuning (drop path's random stream is in the backup) and linear probing killed at an
+epoch's end, and for fine-tuning and pretraining killed inside an epoch (the resumed run goes on
+at the next example)."""
 
 import json
 
 import numpy as np
 import pytest
 
+from keras_mae.training import pretrain as pretrain_module
 from keras_mae.training.callbacks.backup import AtomicBackupAndRestore
-from keras_mae.training.config import finetune_config, linprobe_config
+from keras_mae.training.config import default_config, finetune_config, linprobe_config
 from keras_mae.training.evaluate import train_classifier
+from keras_mae.training.pretrain import pretrain
 
 from conftest import TINY, make_mae
 
@@ -38,33 +41,91 @@ def pretrained(tmp_path_factory):
     return str(path)
 
 
-def killed_after_backup(monkeypatch, config, workdir):
-    """Run `config` until its first backup is written, then stop as a kill would; return that
-    backup's metadata."""
-    save = AtomicBackupAndRestore._save_model
+def killed_after_backup(monkeypatch, run, workdir, backups=1):
+    """`run(workdir)` until it has written `backups` backups, then stopped as a kill would;
+    returns the newest backup's metadata."""
+    save, written = AtomicBackupAndRestore._save_model, []
 
     def save_then_die(self):
         save(self)
-        raise Killed
+        written.append(self)
+        if len(written) == backups:
+            raise Killed
 
     with monkeypatch.context() as patch:
         patch.setattr(AtomicBackupAndRestore, "_save_model", save_then_die)
         with pytest.raises(Killed):
-            train_classifier(config, workdir)
-    [state] = (workdir / "backup").glob("state-*")
-    return json.loads((state / "training_metadata.json").read_text())
+            run(workdir)
+    newest = max((workdir / "backup").glob("state-*"), key=lambda p: int(p.name.split("-")[1]))
+    return json.loads((newest / "training_metadata.json").read_text())
+
+
+def assert_same_variables(mine, theirs):
+    """Every variable (weights and random states) equal bit for bit, by the model's order."""
+    assert len(mine.variables) == len(theirs.variables)
+    for a, b in zip(mine.variables, theirs.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=a.path)
 
 
 @pytest.mark.parametrize("make_config", [finetune_config, linprobe_config])
 def test_a_classifier_killed_after_epoch_1_resumes_to_the_uninterrupted_weights(
         make_config, pretrained, monkeypatch, tmp_path):
-    whole, _ = train_classifier(small(make_config(), pretrained), tmp_path / "whole")
+    def run(workdir):
+        return train_classifier(small(make_config(), pretrained), workdir)
+
+    whole, _ = run(tmp_path / "whole")
     killed = tmp_path / "killed"
-    assert killed_after_backup(monkeypatch, small(make_config(), pretrained), killed)[
-        "epoch"] == 1
-    resumed, history = train_classifier(small(make_config(), pretrained), killed)
+    assert killed_after_backup(monkeypatch, run, killed)["epoch"] == 1
+    resumed, history = run(killed)
     assert history.history["epoch"] == [1, 2]
     assert int(resumed.optimizer.iterations) == 2 * 3
-    for mine, theirs in zip(resumed.variables, whole.variables):  # the random states too
-        np.testing.assert_allclose(np.asarray(mine), np.asarray(theirs), rtol=0, atol=1e-6,
-                                   err_msg=mine.path)
+    assert_same_variables(resumed, whole)
+
+
+def test_finetuning_killed_inside_epoch_2_resumes_at_the_next_example(
+        pretrained, monkeypatch, tmp_path):
+    def run(workdir):
+        config = small(finetune_config(), pretrained)
+        config.backup_every_steps = 2  # after steps 2, 4 (epoch 2's first), 6
+        return train_classifier(config, workdir)
+
+    whole, _ = run(tmp_path / "whole")
+    killed = tmp_path / "killed"
+    backup = killed_after_backup(monkeypatch, run, killed, backups=2)
+    assert (backup["epoch"], backup["step"]) == (1, 1)  # epoch 2, one of its 3 steps done
+    resumed, history = run(killed)
+    assert history.history["epoch"] == [1, 2]
+    assert int(resumed.optimizer.iterations) == 2 * 3
+    assert_same_variables(resumed, whole)
+
+
+def test_pretraining_killed_inside_an_epoch_resumes_at_the_next_example(monkeypatch, tmp_path):
+    """Killed after step 2 of epoch 2, and after epoch 1's last step but before its end (its
+    evaluation, checkpoint and epoch-end callbacks, which the resumed run then runs)."""
+    monkeypatch.setattr(pretrain_module, "build_model",
+                        lambda config: make_mae(**GREY_TINY, seed=config.seed))
+
+    def runner(backup_every_steps):
+        def run(workdir):
+            config = default_config()
+            config.model.preset = "mae_vit_micro_patch4_28_grey"  # checked; the model is tiny
+            config.data.image_size, config.data.num_channels = (28, 28), 1
+            config.batch_size, config.epochs, config.steps_per_epoch = 16, 2, 4
+            config.eval_steps, config.num_figure_images = 1, 0
+            config.jit_compile, config.export_saved_model = False, False
+            config.backup_every_steps = backup_every_steps
+            return pretrain(config, workdir)
+        return run
+
+    whole, whole_history = runner(0)(tmp_path / "whole")
+    for every, backups, position in ((3, 2, (1, 2)), (4, 1, (0, 4))):
+        killed = tmp_path / f"killed_every_{every}"
+        backup = killed_after_backup(monkeypatch, runner(every), killed, backups=backups)
+        assert (backup["epoch"], backup["step"]) == position
+        resumed, history = runner(every)(killed)
+        assert history.history["epoch"] == [1, 2]
+        assert history.history["val_loss"] == whole_history.history["val_loss"]
+        assert int(resumed.optimizer.iterations) == 2 * 4
+        assert sorted(p.name for p in (killed / "checkpoints").iterdir()) == [
+            "epoch_001.keras", "epoch_002.keras"]  # epoch 1's: before the kill, or after it
+        assert_same_variables(resumed, whole)

@@ -26,24 +26,37 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """`BackupAndRestore` whose backups are all-or-nothing and survive a finished run, so that
     re-running a finished command does no further training.
 
-    As in Keras, a run resumed from a mid-epoch backup (`save_freq=N`) restarts that epoch's data
-    pass with the weights, optimizer state and step counter of the backup.
+    Each backup records where the run was in its data: the epoch, and with a `DataPosition`
+    (`position`) the steps of it done, so that a run resumed from a backup taken inside an epoch
+    (`save_freq=N`, Ctrl-C) goes on at the next example (`resume_position`). Without one, as in
+    Keras, it repeats that epoch's data pass from the backup's weights and step counter.
     """
 
-    def __init__(self, backup_dir, save_freq="epoch", keep=2, restore_dir=None):
+    def __init__(self, backup_dir, save_freq="epoch", keep=2, restore_dir=None, position=None):
         super().__init__(backup_dir, save_freq=save_freq, delete_checkpoint=False)
         self.keep = keep
         # Where the run resumes from: its own backups, or under multi-worker training the
         # chief's, so that every worker resumes at the same epoch (as tf.keras did).
         self.restore_dir = restore_dir or backup_dir
+        self.position = position
         self._sequence = 0
         self._epochs = []  # the logs of every finished epoch, {"epoch": n, "loss": ..}
 
     @staticmethod
     def resume_epoch(backup_dir):
         """The epoch a run resumes at from the newest backup in `backup_dir` (0 without one)."""
+        return AtomicBackupAndRestore.resume_position(backup_dir)[0]
+
+    @staticmethod
+    def resume_position(backup_dir):
+        """(epoch, steps of it done) where a run resumes from the newest backup in `backup_dir`:
+        (0, 0) without one; step 0 for a backup taken at an epoch's end (or without a
+        position)."""
         states = _complete_states(backup_dir)
-        return json.loads((states[0] / _METADATA).read_text())["epoch"] if states else 0
+        if not states:
+            return 0, 0
+        metadata = json.loads((states[0] / _METADATA).read_text())
+        return metadata["epoch"], metadata.get("step", 0)
 
     def history(self):
         """Every finished epoch's logs as {"epoch": [1, 2, ..], name: [value or None, ..]}:
@@ -76,9 +89,9 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             )
 
     def save_now(self):
-        """Back up the current state, e.g. mid-epoch when the run is stopped; resuming repeats
-        this epoch's data pass from these weights and this step. Before `fit` has handed the
-        model to its callbacks, there is nothing new to back up."""
+        """Back up the current state, e.g. mid-epoch when the run is stopped; resuming goes on
+        from these weights at the next example. Before `fit` has handed the model to its
+        callbacks, there is nothing new to back up."""
         if self.model is not None:
             self._save_model()
 
@@ -106,9 +119,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         staging.mkdir()
         try:
             self.model.save_weights(staging / _WEIGHTS)
+            epoch, step = ((self.position.epoch, self.position.step) if self.position
+                           else (self._current_epoch, 0))
             metadata = {
-                "epoch": self._current_epoch,
-                "batch": self._last_batch_seen,
+                "epoch": epoch,
+                "step": step,
                 "weights": list(weight_shapes(self.model).items()),
                 "random_states": random_states(self.model),
                 "history": self._epochs,

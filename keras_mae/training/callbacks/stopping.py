@@ -111,5 +111,5 @@ class StopOnInterrupt(keras.callbacks.Callback):
         raise Interrupted(
             f"Stopped by Ctrl-C in epoch {self._epoch + 1}, after step {_step(self.model)}; the "
             f"state is backed up in {self.backup.backup_dir}. Resume with the same command (it "
-            "repeats this epoch's data pass from the state reached)."
+            "goes on from the state reached, at the next example)."
         )
