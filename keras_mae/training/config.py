@@ -48,8 +48,8 @@ def default_config():
     config.optim.lr = 0.0  # An absolute lr instead (the reference's --lr); 0 = from base_lr.
     config.optim.min_lr = 0.0  # Floor of the cosine schedule.
     config.optim.weight_decay = 0.05  # AdamW decay, on every weight but norms and biases.
-    config.optim.beta_1 = 0.9
-    config.optim.beta_2 = 0.95
+    config.optim.beta_1 = 0.9  # AdamW first-moment decay (paper: 0.9).
+    config.optim.beta_2 = 0.95  # AdamW second-moment decay (paper: 0.95, not 0.999).
     config.optim.warmup_epochs = 40  # Linear warmup length (paper: 40 of 800).
     config.optim.clip_grad = 0.0  # Clip the gradients' global norm (--clip_grad); 0 = off.
 
@@ -57,9 +57,9 @@ def default_config():
     # Steps whose gradients one update averages (the reference's --accum_iter): the effective
     # batch, which the lr follows, is batch_size x grad_accum_steps.
     config.grad_accum_steps = 1
-    config.epochs = 800  # Pretraining epochs (paper: 800 or 1600).
-    config.steps_per_epoch = 0  # 0 = one pass over the training data.
-    config.eval_steps = 0  # 0 = the whole held-out split.
+    config.epochs = 800  # Passes over the training data (paper: 800 or 1600 for pretraining).
+    config.steps_per_epoch = 0  # Steps per epoch; 0 = one pass over the training data.
+    config.eval_steps = 0  # Held-out batches per evaluation; 0 = the whole held-out split.
     config.seed = 0  # Seeds weights, masking, shuffling and augmentation.
     config.jit_compile = True  # XLA-compile the training step (where TF can; see README).
     config.steps_per_execution = 1  # Training steps per compiled call.
@@ -126,7 +126,7 @@ def finetune_config():
     config.optim.warmup_epochs = 5
     config.batch_size = 1024
     config.epochs = 100
-    config.augment.crop_scale = (0.08, 1.0)
+    config.augment.crop_scale = (0.08, 1.0)  # RandomResizedCrop area range of training images.
     # RandAugment: a timm policy (the reference's: 2 of 15 ops, magnitude 9 +- 0.5, mean-colour
     # fill), "keras_cv" for keras-cv's layer, "" for none.
     config.augment.rand_augment = "rand-m9-mstd0.5-inc1"
@@ -152,7 +152,7 @@ def linprobe_config():
     config.model.drop_path_rate = 0.0
     config.optim.base_lr = 0.1
     config.optim.weight_decay = 0.0
-    config.optim.momentum = 0.9
+    config.optim.momentum = 0.9  # LARS momentum.
     config.optim.warmup_epochs = 10
     config.batch_size = 16384
     config.epochs = 90

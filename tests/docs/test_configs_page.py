@@ -1,0 +1,41 @@
+"""docs/configs.md is what `python docs/configs.py` generates from the config functions and
+their comments, so that it lists every field with its current default and meaning."""
+
+import importlib.util
+import pathlib
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("configs_page", REPO / "docs" / "configs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_configs_page_is_up_to_date():
+    assert (REPO / "docs" / "configs.md").read_text() == _generator().markdown(), (
+        "docs/configs.md is stale: run `python docs/configs.py`")
+
+
+def test_every_field_of_every_task_is_on_the_page():
+    generator = _generator()
+    page = (REPO / "docs" / "configs.md").read_text()
+    for task, fields in generator.task_defaults().items():
+        for field in fields:
+            assert f"| `{field}` |" in page, (task, field)
+
+
+def test_meanings_come_from_the_comment_beside_or_above():
+    source = ("def f():\n"
+              "    config.a = 1  # Beside.\n"
+              "    # Above, over\n"
+              "    # two lines.\n"
+              "    config.b = 2\n"
+              "    config.c = 3\n"
+              "\n"
+              "    config.d = 4\n"
+              "    config.a = 5  # A later comment does not win.\n")
+    assert _generator().field_meanings(source) == {
+        "a": "Beside.", "b": "Above, over two lines.", "c": "Above, over two lines."}
