@@ -79,6 +79,10 @@ def default_config():
     config.knn = ml_collections.ConfigDict()  # Weighted k-NN of the encoder's features.
     config.knn.every_epochs = 0  # Pretraining: k-NN every N epochs (and the last); 0 = off.
     config.knn.bank_size = 10_000  # Labelled training images in the memory bank; 0 = all.
+    # Labelled images for the monitor when the training images have no labels: the bank's
+    # (a split, or a class-per-folder path) and the queries'; "" = data.train / data.eval.
+    config.knn.train = ""
+    config.knn.eval = ""
     config.knn.k = 20  # Neighbours (InstDisc / DINO: 20).
     config.knn.temperature = 0.07  # Softness of the neighbours' votes.
     config.export_saved_model = True  # Write <workdir>/saved_model for serving at the end.
@@ -180,6 +184,7 @@ def knn_config():
     config.knn.bank_size = 0
     _delete_pretraining_model_fields(config)
     del config.data.crop_scale, config.knn.every_epochs, config.optim, config.epochs
+    del config.knn.train, config.knn.eval  # The task's bank and queries are data.train/eval.
     del config.grad_accum_steps
     del config.num_figure_images, config.figure_every_epochs
     return config

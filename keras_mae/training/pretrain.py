@@ -56,12 +56,16 @@ def figure(config, job, model, dataset):
 
 
 def knn_monitor(config, job):
-    """[the k-NN monitor]: a fixed labelled subset of the training images as the memory bank,
-    the held-out images as queries. Both need labels."""
-    if job.eval_source is None or not job.train_source.num_classes:
+    """[the k-NN monitor]: a fixed labelled subset of the training images (or of `knn.train`) as
+    the memory bank, the held-out images (or `knn.eval`) as queries. Both need labels."""
+    bank = knn_source(config, "train", job.train_source)
+    queries = knn_source(config, "eval", job.eval_source)
+    if queries is None or not bank.num_classes:
         raise InputError(
             "knn.every_epochs needs labelled training and held-out images (data.eval, a folder "
-            "with class subfolders or a labelled TFDS data set); or --config.knn.every_epochs=0."
+            "with class subfolders or a labelled TFDS data set); for unlabelled training images, "
+            "name a small labelled set with --config.knn.train and --config.knn.eval; or "
+            "--config.knn.every_epochs=0."
         )
     data = config.data
 
@@ -69,10 +73,20 @@ def knn_monitor(config, job):
         return labelled_batches(source, data.image_size, data.mean, data.std, config.batch_size,
                                 count=count, seed=config.seed)
 
-    return [KNNMonitor(batches(job.train_source, config.knn.bank_size),
-                       batches(job.eval_source), job.train_source.num_classes,
+    return [KNNMonitor(batches(bank, config.knn.bank_size), batches(queries), bank.num_classes,
                        every_n_epochs=config.knn.every_epochs, k=config.knn.k,
                        temperature=config.knn.temperature)]
+
+
+def knn_source(config, field, default):
+    """The monitor's labelled images named by `knn.<field>`, or `default` (the run's own)."""
+    split = config.knn[field]
+    if not split:
+        return default
+    try:
+        return runner.load_source(config.data, split, require_labels=True)
+    except InputError as error:
+        raise InputError(f"--config.knn.{field}={split}: {error}") from None
 
 
 def build_model(config):
