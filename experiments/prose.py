@@ -160,14 +160,16 @@ def stale_phrases(readme_text, results_dir):
     return stale
 
 
-def print_stale(readme, results_dir):
-    """Print each README phrase whose figures `results_dir` no longer gives (after a re-run):
-    the prose to update by hand. Silent while the results are partial."""
-    if not pathlib.Path(readme).exists():
+def print_stale(pages, results_dir):
+    """Print each prose phrase of `pages` (the README and the guides) whose figures
+    `results_dir` no longer gives (after a re-run): the prose to update by hand. Silent while
+    the results are partial."""
+    text = "\n".join(page.read_text() for page in map(pathlib.Path, pages) if page.exists())
+    if not text:
         return
     try:
-        stale = stale_phrases(pathlib.Path(readme).read_text(), results_dir)
+        stale = stale_phrases(text, results_dir)
     except (FileNotFoundError, KeyError, IndexError, ValueError):
         return  # an experiment not run (or not finished) yet
     for phrase, closest in stale:
-        print(f"README prose to update: {closest!r} -> the results give {phrase!r}", flush=True)
+        print(f"Prose to update: {closest!r} -> the results give {phrase!r}", flush=True)

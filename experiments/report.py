@@ -57,16 +57,19 @@ def write(experiment, records, results_dir, runs):
     reconstructions = results_dir / f"{experiment}_reconstructions.png"
     if "pretrain" in stages and not reconstructions.exists():
         draw_reconstructions(runs, reconstructions)
-    update_readme(readme_beside(results_dir), experiment, results)
-    prose.print_stale(readme_beside(results_dir), results_dir)
+    pages = pages_beside(results_dir)
+    update_pages(pages, f"{experiment}-summary", summary_table(results))
+    update_pages(pages, f"{experiment}-results", results_table(results))
+    prose.print_stale(pages, results_dir)
     return results
 
 
-def results_table(results):
-    """The README's Markdown table of an experiment's summary (test top-1, in %)."""
-    def cell(value):
-        return "running" if value is None else f"{100 * value:.1f}"
+def _cell(value):
+    return "running" if value is None else f"{100 * value:.1f}"
 
+
+def summary_table(results):
+    """The Markdown table of an experiment's summary (test top-1, in %): the front page's."""
     rows = ["| test top-1 (%) | pretrained with keras_mae | baseline | difference |",
             "| --- | --- | --- | --- |"]
     names = {"knn_top1": "k-NN (k=20, mean patch token)", "linear_probe_top1": "linear probe",
@@ -76,8 +79,15 @@ def results_table(results):
         pretrained, baseline = values["pretrained"], values[BASELINES[field]]
         difference = ("" if None in (pretrained, baseline)
                       else f"{100 * (pretrained - baseline):+.1f}")
-        rows.append(f"| {label} | {cell(pretrained)} | {cell(baseline)} "
+        rows.append(f"| {label} | {_cell(pretrained)} | {_cell(baseline)} "
                     f"({BASELINES[field]} init) | {difference} |")
+    return "\n".join(rows)
+
+
+def results_table(results):
+    """The results page's tables: the summary, the probe settings tried on held-out images, and
+    every stage's epochs, wall time and CPU."""
+    rows = [summary_table(results)]
     selection = {}  # {(pooling, lr): {protocol: held-out top-1}}
     for name, stage in results["stages"].items():
         if name.startswith(SELECTION_PREFIX):
@@ -90,7 +100,7 @@ def results_table(results):
                  "| --- | --- | --- |"]
         for (pooling, lr), scores in selection.items():
             rows.append(f"| {POOLINGS[pooling]}, base lr {lr} | "
-                        + " | ".join(cell(scores[p]) if p in scores else "-"
+                        + " | ".join(_cell(scores[p]) if p in scores else "-"
                                      for p in ("", FIRST_PROTOCOL)) + " |")
     rows.append("")
     rows.append("| stage | epochs | wall time | CPU |")
@@ -101,23 +111,23 @@ def results_table(results):
     return "\n".join(rows)
 
 
-def readme_beside(results_dir):
-    """The README of the checkout that holds `results_dir` (`<checkout>/results`), whose tables
-    show those results, whichever checkout runs the stages."""
-    return pathlib.Path(results_dir).resolve().parent / "README.md"
+def pages_beside(results_dir):
+    """The README and the guides (docs/*.md) of the checkout that holds `results_dir`
+    (`<checkout>/results`), whose tables show those results, whichever checkout runs the
+    stages."""
+    root = pathlib.Path(results_dir).resolve().parent
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
 
 
-def update_readme(readme, experiment, results, table=None):
-    """Replace the text between `<!-- <experiment>-results -->` and `<!-- /<experiment>-results
-    -->` in the README by the table of `results` (`table(results)`, by default this module's);
-    a README without those markers, or none, is left alone."""
-    start, end = f"<!-- {experiment}-results -->", f"<!-- /{experiment}-results -->"
-    text = readme.read_text() if readme.exists() else ""
-    if start not in text:
-        return
-    before, rest = text.split(start, 1)
-    after = rest.split(end, 1)[1]
-    readme.write_text(f"{before}{start}\n{(table or results_table)(results)}\n{end}{after}")
+def update_pages(pages, marker, text):
+    """Replace what stands between `<!-- <marker> -->` and `<!-- /<marker> -->` in each of
+    `pages` by `text`; a page without those markers, or a missing one, is left alone."""
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    for page in pages:
+        content = page.read_text() if page.exists() else ""
+        if start in content:
+            before, rest = content.split(start, 1)
+            page.write_text(f"{before}{start}\n{text}\n{end}{rest.split(end, 1)[1]}")
 
 
 def draw_curves(results, path):

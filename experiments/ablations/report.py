@@ -6,7 +6,7 @@ import json
 import pathlib
 
 from experiments import prose
-from experiments.report import readme_beside, update_readme
+from experiments.report import pages_beside, update_pages
 
 # The paper's figures for the same ablations (ViT-L, 800 epochs, ImageNet-1k): linear probe /
 # fine-tuning top-1, from table 1 and the text of section 4.1.
@@ -81,8 +81,8 @@ def write(definitions, base, records, results_dir, runs):
         results["cost"] = cost
     (results_dir / "ablations.json").write_text(json.dumps(results, indent=2) + "\n")
     draw(results, results_dir / "ablations.png", untrained_knn(results_dir))
-    update_readme(readme_beside(results_dir), "ablations", results, results_table)
-    prose.print_stale(readme_beside(results_dir), results_dir)
+    update_pages(pages_beside(results_dir), "ablations-results", results_table(results))
+    prose.print_stale(pages_beside(results_dir), results_dir)
     return results
 
 
