@@ -1,4 +1,4 @@
-"""The ablations' results: the committed JSON has the issue's shape, and the README's table is
+"""The ablations' results: the committed JSON has the issue's shape, and the results page's table is
 generated from it and from the cost each variant measured beside MAE's."""
 
 import json
@@ -33,7 +33,7 @@ def test_the_committed_json_has_every_field_and_the_readme_table_is_made_from_it
         assert set(entry["model"]) == MODEL_FIELDS and entry["group"] in GROUPS
         for point in entry["curve"]:
             assert {"epoch", "loss"} <= set(point)
-    assert report.results_table(results) in (REPO / "README.md").read_text()
+    assert report.results_table(results) in (REPO / "docs" / "results.md").read_text()
 
 
 def test_the_table_shows_the_cost_measured_beside_mae_in_the_readme_beside_the_results(
@@ -84,7 +84,8 @@ def test_the_report_anew_from_the_recorded_stages_and_the_cost_is_the_committed_
     results_dir.mkdir()
     for name in (report.STAGES_FILE, report.COST_FILE, "cifar10.json"):
         (results_dir / name).write_text((REPO / "results" / name).read_text())
-    (tmp_path / "README.md").write_text((REPO / "README.md").read_text())
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "results.md").write_text((REPO / "docs" / "results.md").read_text())
     command = [sys.executable, "experiments/run.py", "ablations", "--report-only",
                f"--results={results_dir}", f"--runs={tmp_path / 'runs'}"]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -92,4 +93,5 @@ def test_the_report_anew_from_the_recorded_stages_and_the_cost_is_the_committed_
     assert not (tmp_path / "runs").exists()  # nothing ran, no data extracted
     committed = json.loads((REPO / "results" / "ablations.json").read_text())
     assert json.loads((results_dir / "ablations.json").read_text()) == committed
-    assert (tmp_path / "README.md").read_text() == (REPO / "README.md").read_text()
+    assert (tmp_path / "docs" / "results.md").read_text() == (
+        REPO / "docs" / "results.md").read_text()

@@ -1,4 +1,4 @@
-"""The README's evaluate and k-NN commands run as written, from a folder laid out as they assume
+"""The fine-tuning guide's evaluate and k-NN commands (docs/finetuning.md) run as written, from a folder laid out as they assume
 (configs/, cifar10/{train,test} of real JPEGs, the checkpoints under runs/)."""
 
 import json
@@ -18,9 +18,9 @@ SMALL = dict(image_size=32, patch_size=8, num_channels=3, hidden_dim=32, num_lay
 
 
 def readme_commands(marker):
-    """The `python train.py` commands of README.md's bash blocks that contain `marker`, with
+    """The `python train.py` commands of docs/finetuning.md's bash blocks that contain `marker`, with
     their continuation lines joined."""
-    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "docs" / "finetuning.md").read_text(), re.S)
     lines = "\n".join(blocks).replace("\\\n", " ").splitlines()
     return [line.split("#")[0].strip() for line in lines
             if line.startswith("python train.py") and marker in line]
