@@ -57,6 +57,16 @@ def _cifar10_phrases(results_dir):
                     for lr in ("0.1", "1.0")) + f" and "
         f"{percent(candidates['10.0']['heldout_top1_per_epoch'][-1])}%",
         f"best, the mean patch token at 30, {percent(top1('select_probe_avg_lr30_tfcrop'))}%",
+        f"base lr 30 reached {percent(top1('select_probe_avg_lr30'))}% after 3 epochs, against "
+        f"{percent(top1('select_probe_avg_lr10'))}% at lr 10 and "
+        f"{percent(top1('select_probe_avg_lr100'))}% at lr 100 (the first protocol: "
+        f"{percent(top1('select_probe_avg_lr30_tfcrop'))}% at 30)",
+        f"base lr 30 reached {percent(top1('select_probe_avg_lr30'))}% after 3 epochs, against "
+        f"{percent(top1('select_probe_avg_lr10'))}% at lr 10 and "
+        f"{percent(top1('select_probe_avg_lr100'))}% at lr 100)",
+        f"The first protocol, with TF's smaller crops, gave {percent(top1(probe_pretrained))}% "
+        f"against {percent(top1(probe_random))}% for the random encoder, "
+        f"**{points(top1(probe_pretrained), top1(probe_random))} (target +15",
         f"k-NN: {points(top1('knn_pretrained'), top1('knn_random'))} points over the random "
         "encoder",
         f"{percent(top1(probe_pretrained))}% against {percent(top1(probe_random))}% "
