@@ -25,6 +25,13 @@ def fresh_collective_keys():
     tf.distribute.MirroredStrategy._collective_key_base = 10_000 * next(STRATEGIES_MADE)
 
 
+@pytest.fixture(autouse=True)
+def restored_collective_keys(monkeypatch):
+    """Strategies of later tests number their collectives as before this file's tests."""
+    monkeypatch.setattr(tf.distribute.MirroredStrategy, "_collective_key_base",
+                        tf.distribute.MirroredStrategy._collective_key_base)
+
+
 def mirrored():
     """MirroredStrategy over the 2 logical CPUs of the tests."""
     fresh_collective_keys()

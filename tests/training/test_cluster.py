@@ -43,7 +43,8 @@ def loopback_env(**variables):
             **variables}
 
 
-def run_two_workers(workdir, child_processes, flags, attempts=3, timeout=600):
+def run_two_workers(workdir, child_processes, flags, attempts=3, timeout=600,
+                    config_file="configs/quickstart.py"):
     """`train.py` as the two workers of a 127.0.0.1 cluster: (return codes, outputs). A start
     that fails to bind a port is retried on fresh ports; a worker left alone when the other
     fails is stopped, not waited for."""
@@ -52,7 +53,7 @@ def run_two_workers(workdir, child_processes, flags, attempts=3, timeout=600):
         workers = [f"127.0.0.1:{port}" for port in ports]
         for holder in holders:
             holder.close()
-        processes = start_workers(workdir, workers, logs, flags)
+        processes = start_workers(workdir, workers, logs, flags, config_file)
         child_processes.extend(processes)
         deadline = time.time() + timeout
         while any(p.poll() is None for p in processes) and not any(p.poll() for p in processes):
@@ -70,7 +71,7 @@ def run_two_workers(workdir, child_processes, flags, attempts=3, timeout=600):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def start_workers(workdir, workers, logs, flags):
+def start_workers(workdir, workers, logs, flags, config_file="configs/quickstart.py"):
     """`train.py` as each worker of the cluster `workers` ("127.0.0.1:port"), its output to its
     log: the started processes."""
     processes = []
@@ -79,7 +80,7 @@ def start_workers(workdir, workers, logs, flags):
             {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
         with open(log, "w") as output:
             processes.append(subprocess.Popen(
-                train_command(workdir, "configs/quickstart.py", *flags), cwd=REPO, env=env,
+                train_command(workdir, config_file, *flags), cwd=REPO, env=env,
                 stdout=output, stderr=subprocess.STDOUT))
     return processes
 
@@ -186,7 +187,7 @@ def test_two_workers_rerun_a_finished_command_and_both_end_at_once(tmp_path, chi
     assert not (workdir / ".worker_worker_1").exists()
     codes, again = run_two_workers(workdir, child_processes, MULTI_WORKER, timeout=200)
     assert codes == [0, 0], again[0][-2000:] + again[1][-2000:]
-    assert not any(re.findall(r"Epoch \d/3", output) for output in again)  # nothing trained
+    assert not any(re.findall(r"Epoch \d/\d", output) for output in again)  # nothing trained
     assert fingerprint(again[0]) == fingerprint(again[1]) == fingerprint(outputs[0])
 
 
@@ -198,39 +199,101 @@ def wait_for(condition, processes, timeout, what):
         time.sleep(0.05)
 
 
+def logged_a_step_of_epoch_2(log):
+    """Whether the progress bar in `log` (Keras flushes it) shows a step done in epoch 2."""
+    after = log.read_text(errors="replace").split("Epoch 2/", 1)
+    return len(after) == 2 and re.search(r"\d+/\d+", after[1].split("\n", 1)[-1]) is not None
+
+
+def kill_a_worker_in_epoch_2(workdir, logs, child_processes, flags, config_file):
+    """Start two workers, SIGKILL the second once the chief has logged a step of epoch 2 (then
+    the first, which would wait for it), and check that epoch 2's backup was not written."""
+    from keras_mae.training.callbacks import AtomicBackupAndRestore
+
+    (ports, holders) = free_ports(2)
+    for holder in holders:
+        holder.close()
+    processes = start_workers(workdir, [f"127.0.0.1:{port}" for port in ports], logs, flags,
+                              config_file)
+    child_processes.extend(processes)
+    wait_for(lambda: logged_a_step_of_epoch_2(logs[0]), processes, 900, "a step of epoch 2")
+    for process in (processes[1], processes[0]):
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert AtomicBackupAndRestore.resume_epoch(workdir / "backup") == 1  # epoch 2 not ended
+    assert not (workdir / "model.keras").exists()
+
+
 @pytest.mark.slow
 def test_a_killed_worker_and_its_peer_rerun_end_as_the_uninterrupted_run(
         tmp_path, child_processes):
-    """One worker SIGKILLed mid-epoch 2 (its peer then stopped too, as it would wait), both
+    """One worker SIGKILLed in epoch 2 (its peer then stopped too, as it would wait), both
     re-run with the same command: every worker resumes from the chief's epoch-1 backup and the
     run ends with the uninterrupted run's weights."""
-    from keras_mae.training.callbacks import AtomicBackupAndRestore
-
     workdir, reference = tmp_path / "killed", tmp_path / "uninterrupted"
-    (ports, holders), logs = free_ports(2), [tmp_path / f"killed{i}.log" for i in (0, 1)]
-    for holder in holders:
-        holder.close()
-    processes = start_workers(workdir, [f"127.0.0.1:{port}" for port in ports], logs,
-                              MULTI_WORKER)
-    child_processes.extend(processes)
-    wait_for(lambda: (workdir / "checkpoints" / "epoch_001.keras").exists(), processes, 400,
-             "epoch 1")
-    time.sleep(1.0)
-    processes[1].send_signal(signal.SIGKILL)
-    processes[1].wait()
-    time.sleep(1.0)
-    processes[0].send_signal(signal.SIGKILL)
-    processes[0].wait()
-    # The kill landed in epoch 2: it had begun, and its backup had not been written.
-    assert "Epoch 2/3" in logs[0].read_text()
-    assert AtomicBackupAndRestore.resume_epoch(workdir / "backup") == 1
-    assert not (workdir / "model.keras").exists()
+    logs = [tmp_path / f"killed{i}.log" for i in (0, 1)]
+    kill_a_worker_in_epoch_2(workdir, logs, child_processes, MULTI_WORKER,
+                             "configs/quickstart.py")
 
     codes, outputs = run_two_workers(workdir, child_processes, MULTI_WORKER, timeout=400)
     assert codes == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
-    assert all(re.findall(r"Epoch (\d)/3", o)[0] == "2" for o in outputs)  # both from epoch 2
+    assert all(re.findall(r"Epoch (\d)/\d", o)[0] == "2" for o in outputs)  # both from epoch 2
     codes, whole = run_two_workers(reference, child_processes, MULTI_WORKER, timeout=400)
     assert codes == [0, 0], whole[0][-2000:] + whole[1][-2000:]
     assert fingerprint(outputs[0]) == fingerprint(outputs[1])
     for resumed, uninterrupted in zip(final_weights(workdir), final_weights(reference)):
         assert np.abs(resumed - uninterrupted).max() <= 1e-6
+
+
+def rehearsal_flags(tfds_dir, strategy="multi_worker"):
+    """Issue 30's rehearsal: pretraining on 400 real CIFAR-10 JPEGs as TFDS ArrayRecord, 3
+    epochs of 10 steps run 3 per execution (not dividing them), 2 accumulated steps per update,
+    clip_grad and mixed_bfloat16."""
+    return [f"--config.strategy={strategy}", "--config.data.source=tfds",
+            "--config.data.tfds_name=cifar10_jpeg", f"--config.data.tfds_data_dir={tfds_dir}",
+            "--config.data.train=train", "--config.data.eval=", "--config.knn.every_epochs=0",
+            "--config.model.preset=mae_vit_micro_patch4_32", "--config.epochs=3",
+            "--config.steps_per_epoch=10", "--config.steps_per_execution=3",
+            "--config.grad_accum_steps=2", "--config.optim.clip_grad=0.05",
+            "--config.mixed_precision=mixed_bfloat16", "--config.optim.warmup_epochs=1",
+            "--config.figure_every_epochs=3", "--config.export_saved_model=False"]
+
+
+@pytest.mark.slow
+def test_rehearsal_two_workers_killed_and_rerun_end_as_the_uninterrupted_run(
+        cifar_tfds, tmp_path, child_processes):
+    """Two processes on 127.0.0.1, one CPU device each (MultiWorkerMirroredStrategy takes one
+    CPU device per worker where there is no GPU, whatever logical devices the CPU is split
+    into): killed in epoch 2 and re-run, they end with the weights of the uninterrupted
+    rehearsal, bit-identical (measured; the test allows 1e-6): the same examples, masks (seed,
+    step, replica) and reduction order, from the chief's backup; one device, whose replica
+    draws other masks, ends with losses within 1% (measured: 0.15%)."""
+    flags = rehearsal_flags(cifar_tfds["array_record"])
+    workdir, reference = tmp_path / "killed", tmp_path / "uninterrupted"
+    logs = [tmp_path / f"killed{i}.log" for i in (0, 1)]
+    kill_a_worker_in_epoch_2(workdir, logs, child_processes, flags, "configs/cifar10.py")
+    codes, outputs = run_two_workers(workdir, child_processes, flags, timeout=600,
+                                     config_file="configs/cifar10.py")
+    assert codes == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    codes, whole = run_two_workers(reference, child_processes, flags, timeout=600,
+                                   config_file="configs/cifar10.py")
+    assert codes == [0, 0], whole[0][-2000:] + whole[1][-2000:]
+    assert fingerprint(outputs[0]) == fingerprint(outputs[1])
+    resumed, uninterrupted = final_weights(workdir), final_weights(reference)
+    differences = [np.abs(r - u).max() for r, u in zip(resumed, uninterrupted)]
+    print("rehearsal: resumed vs uninterrupted, largest weight difference", max(differences),
+          "bit-identical:", fingerprint(outputs[0]) == fingerprint(whole[0]))
+    assert max(differences) <= 1e-6
+    history = json.loads((reference / "history.json").read_text())
+
+    one = tmp_path / "one_device"
+    single = subprocess.run(
+        train_command(one, "configs/cifar10.py", *rehearsal_flags(cifar_tfds["array_record"],
+                                                                  "one_device")),
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr[-3000:]
+    one_history = json.loads((one / "history.json").read_text())
+    print("rehearsal losses: 2 workers", history["loss"], "1 device", one_history["loss"])
+    # Measured: within 0.15% each epoch (Intel Xeon, 2 cores). Not equal: the one device's
+    # replica draws other masks than the two workers' replicas, and it runs under XLA.
+    np.testing.assert_allclose(one_history["loss"], history["loss"], rtol=0.01)
