@@ -66,13 +66,17 @@ def from_tfds(name, split="train", data_dir=None, download=True, image_key="imag
         num_examples = int(dataset.reduce(0, lambda count, _: count + 1))
     dataset = dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)
 
+    warned = []  # once per source, though every epoch asks for its order
+
     def epoch_order(seed):
-        logging.warning(
-            "TFDS %r is stored as TFRecord: each epoch reads its files in a new order through a "
-            "shuffle buffer, not a permutation of the whole split: the images of a file stay "
-            "close together. Prepare it once as ArrayRecord for "
-            "the exact per-epoch shuffle: `tfds build %s --file_format=array_record`.",
-            name, name)
+        if not warned:
+            warned.append(True)
+            logging.warning(
+                "TFDS %r is stored as TFRecord: each epoch reads its files in a new order through "
+                "a shuffle buffer, not a permutation of the whole split: the images of a file stay "
+                "close together. Prepare it once as ArrayRecord for "
+                "the exact per-epoch shuffle: `tfds build %s --file_format=array_record`.",
+                name, name)
         examples = _files_in_order(info.splits[split].file_instructions, seed)
         return examples.map(lambda record: to_pair(info.features.deserialize_example(record)),
                             num_parallel_calls=tf.data.AUTOTUNE)
