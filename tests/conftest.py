@@ -1,5 +1,6 @@
 """Shared fixtures: quiet TensorFlow, a tiny model, and real CIFAR-10 images from ../shared/data."""
 
+import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -13,6 +14,7 @@ from devtools import cifar
 from devtools.tfds_folder import folder_as_tfds
 from keras_mae import MaskedAutoencoder, ViTBackbone
 from keras_mae.models.presets import split_arguments
+from keras_mae.training.callbacks import AtomicBackupAndRestore
 from keras_mae.training.config import default_config, use_cifar10
 from keras_mae.training.distribute import split_cpu
 from keras_mae.training.pretrain import pretrain
@@ -56,6 +58,29 @@ def extract_cifar(destination, per_class):
     if not cifar.CIFAR_ARCHIVE.exists():
         pytest.skip(f"Real data not found at {cifar.CIFAR_ARCHIVE}")
     return cifar.extract_cifar(cifar.CIFAR_ARCHIVE, destination, per_class)
+
+
+class Killed(Exception):
+    """Stands for the process being killed."""
+
+
+def killed_after_backup(monkeypatch, run, workdir, backups=1):
+    """`run(workdir)` until it has written `backups` backups, then stopped as a kill would;
+    returns the newest backup's metadata."""
+    save, written = AtomicBackupAndRestore._save_model, []
+
+    def save_then_die(self):
+        save(self)
+        written.append(self)
+        if len(written) == backups:
+            raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AtomicBackupAndRestore, "_save_model", save_then_die)
+        with pytest.raises(Killed):
+            run(workdir)
+    newest = max((workdir / "backup").glob("state-*"), key=lambda p: int(p.name.split("-")[1]))
+    return json.loads((newest / "training_metadata.json").read_text())
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from keras_mae.training.evaluate import train_classifier
 from keras_mae.training.pretrain import pretrain, with_fixed_noise
 from keras_mae.visualize import TITLE_HEIGHT
 
-from conftest import REPO, TINY, make_mae, random_batch
+from conftest import REPO, TINY, killed_after_backup, make_mae, random_batch
 
 GREY = dict(mean=(0.2860,), std=(0.3530,))  # the bundled sample's normalisation (the defaults)
 
@@ -419,26 +419,13 @@ def test_probing_reports_val_top5_accuracy_as_numpy_counts_it_and_at_least_val_a
 # --- 12. resumed fine-tuning ----------------------------------------------------------------
 
 
-class Killed(Exception):
-    """Stands for the process being killed."""
-
-
 @pytest.mark.slow
 def test_a_finetuning_run_killed_after_epoch_1_resumes_at_epoch_2_with_both_in_its_history(
         monkeypatch, tmp_path):
     config = sample_config(finetune_config(), epochs=2, steps_per_epoch=2)
     config.init_checkpoint = tiny_pretrained(tmp_path / "mae.keras")
-    back_up = AtomicBackupAndRestore.on_epoch_end
-
-    def back_up_then_die(self, epoch, logs=None):
-        back_up(self, epoch, logs)
-        raise Killed
-
     workdir = tmp_path / "run"
-    with monkeypatch.context() as patch:
-        patch.setattr(AtomicBackupAndRestore, "on_epoch_end", back_up_then_die)
-        with pytest.raises(Killed):
-            train_classifier(config, workdir)
+    killed_after_backup(monkeypatch, lambda run: train_classifier(config, run), workdir)
     assert not (workdir / "model.keras").exists() and not (workdir / "checkpoints").exists()
     [state] = (workdir / "backup").glob("state-*")
     killed_epoch = json.loads((state / "training_metadata.json").read_text())["history"]

@@ -3,24 +3,18 @@ fine-tuning (drop path's random stream is in the backup) and linear probing kill
 epoch's end, and for fine-tuning and pretraining killed inside an epoch (the resumed run goes on
 at the next example)."""
 
-import json
 
 import numpy as np
 import pytest
 
 from keras_mae.training import pretrain as pretrain_module
-from keras_mae.training.callbacks.backup import AtomicBackupAndRestore
 from keras_mae.training.config import default_config, finetune_config, linprobe_config
 from keras_mae.training.evaluate import train_classifier
 from keras_mae.training.pretrain import pretrain
 
-from conftest import TINY, make_mae
+from conftest import TINY, killed_after_backup, make_mae
 
 GREY_TINY = {**TINY, "image_size": (28, 28), "num_channels": 1}
-
-
-class Killed(Exception):
-    """Stands for the process being killed."""
 
 
 def small(config, init_checkpoint):
@@ -39,25 +33,6 @@ def pretrained(tmp_path_factory):
     path = tmp_path_factory.mktemp("mae") / "mae.keras"
     make_mae(**GREY_TINY, seed=0).save(path)
     return str(path)
-
-
-def killed_after_backup(monkeypatch, run, workdir, backups=1):
-    """`run(workdir)` until it has written `backups` backups, then stopped as a kill would;
-    returns the newest backup's metadata."""
-    save, written = AtomicBackupAndRestore._save_model, []
-
-    def save_then_die(self):
-        save(self)
-        written.append(self)
-        if len(written) == backups:
-            raise Killed
-
-    with monkeypatch.context() as patch:
-        patch.setattr(AtomicBackupAndRestore, "_save_model", save_then_die)
-        with pytest.raises(Killed):
-            run(workdir)
-    newest = max((workdir / "backup").glob("state-*"), key=lambda p: int(p.name.split("-")[1]))
-    return json.loads((newest / "training_metadata.json").read_text())
 
 
 def assert_same_variables(mine, theirs):

@@ -2,7 +2,6 @@
 from that epoch's examples, the same weights as N=1, a killed run resumed exactly, throughput
 counted in steps, and several steps per call under MirroredStrategy."""
 
-import json
 import types
 
 import keras
@@ -12,19 +11,14 @@ import tensorflow as tf
 
 from keras_mae.training import pretrain as pretrain_module
 from keras_mae.training.callbacks import throughput
-from keras_mae.training.callbacks.backup import AtomicBackupAndRestore
 from keras_mae.training.callbacks.throughput import TrainingThroughput
 from keras_mae.training.config import default_config
 from keras_mae.training.epochs import fit_by_epoch
 from keras_mae.training.pretrain import pretrain
 
-from conftest import TINY, make_mae, random_batch
+from conftest import TINY, killed_after_backup, make_mae, random_batch
 
 GREY_TINY = {**TINY, "image_size": (28, 28), "num_channels": 1}
-
-
-class Killed(Exception):
-    """Stands for the process being killed."""
 
 
 def small_pretraining(steps_per_execution):
@@ -63,19 +57,10 @@ def test_an_epoch_of_3_steps_at_2_per_execution_is_3_updates_and_resumes_exactly
     for mine, theirs in zip(weights(model), weights(one_at_a_time)):
         np.testing.assert_array_equal(mine, theirs)
 
-    back_up = AtomicBackupAndRestore.on_epoch_end
-
-    def back_up_then_die(self, epoch, logs=None):
-        back_up(self, epoch, logs)
-        raise Killed
-
     killed = tmp_path / "killed"
-    with monkeypatch.context() as patch:
-        patch.setattr(AtomicBackupAndRestore, "on_epoch_end", back_up_then_die)
-        with pytest.raises(Killed):
-            pretrain(small_pretraining(2), killed)
-    [state] = (killed / "backup").glob("state-*")
-    assert json.loads((state / "training_metadata.json").read_text())["epoch"] == 1
+    metadata = killed_after_backup(monkeypatch, lambda workdir: pretrain(
+        small_pretraining(2), workdir), killed)
+    assert metadata["epoch"] == 1
     resumed, _ = pretrain(small_pretraining(2), killed)  # the same command again
     assert checkpoint_steps(killed) == [6]
     for mine, theirs in zip(weights(resumed), weights(model)):
