@@ -49,6 +49,29 @@ def test_drop_path_drops_whole_samples_and_rescales_the_rest():
     np.testing.assert_array_equal(DropPath(0.25)(branch, training=False), branch)
 
 
+def test_drop_path_on_one_device_draws_what_keras_random_draws():
+    branch = np.ones((64, 3, 4), "float32")
+    layer = DropPath(0.5, seed=7)
+    generator = keras.random.SeedGenerator(7)
+    for _ in range(3):  # the generator advances with each call
+        keep = np.asarray(keras.random.uniform((64, 1, 1), seed=generator) >= 0.5)
+        np.testing.assert_array_equal(layer(branch, training=True), branch * keep / 0.5)
+
+
+def test_drop_path_drops_different_samples_on_each_replica():
+    """Replicas share the generator's state; each must still draw its own masks, as the
+    reference's processes do. Both replicas see the same inputs here, so only the seed differs."""
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        layer = DropPath(0.5, seed=3)
+    branch = tf.ones((64, 2), "float32")
+    masks = [np.asarray(mask)[:, 0] != 0 for mask in strategy.experimental_local_results(
+        strategy.run(tf.function(lambda: layer(branch, training=True))))]
+    assert not np.array_equal(masks[0], masks[1])
+    for mask in masks:
+        assert 16 < mask.sum() < 48
+
+
 def test_gelu_and_its_gradient_equal_the_exact_function_eagerly_and_under_xla():
     x = np.concatenate([np.linspace(-9, 9, 721), [-30.0, 30.0]]).astype("float32")
     exact = np.array([v * (1 + math.erf(v / math.sqrt(2))) / 2 for v in x.astype("float64")])
