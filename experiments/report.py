@@ -136,7 +136,7 @@ def draw_curves(results, path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib import pyplot
+    from matplotlib import pyplot, ticker
 
     stages = results["stages"]
     figure, axes = pyplot.subplots(1, 3, figsize=(15, 4))
@@ -155,12 +155,17 @@ def draw_curves(results, path):
     for axis, task in zip(axes[1:], ("finetune", "linprobe")):
         for name, label in ((f"{task}_pretrained", "MAE-pretrained"),
                             (f"{task}_scratch", "from scratch"), (f"{task}_random", "random")):
-            curve = stages.get(name, {}).get("curve", [])
-            if curve:
-                axis.plot([p["epoch"] for p in curve], [100 * p["val_accuracy"] for p in curve],
-                          label=label)
+            # A protocol run before it (records *_tfcrop: TF's crops) is drawn dashed beside it.
+            for suffix, style, note in (("", "-", ""), ("_tfcrop", "--", " (TF's crops)")):
+                curve = stages.get(name + suffix, {}).get("curve", [])
+                if curve:
+                    axis.plot([p["epoch"] for p in curve],
+                              [100 * p["val_accuracy"] for p in curve], style,
+                              color="tab:blue" if name.endswith("pretrained") else "tab:orange",
+                              label=label + note)
         title = "fine-tuning" if task == "finetune" else "linear probe"
         axis.set(title=f"{title}: test top-1", xlabel="epoch", ylabel="top-1 (%)")
+        axis.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         if axis.lines:  # stages still running have no curve yet
             axis.legend()
     figure.tight_layout()

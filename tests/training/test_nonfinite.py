@@ -11,6 +11,7 @@ import tensorflow as tf
 from keras_mae import MaskedAutoencoder
 from keras_mae.errors import TrainingStopped
 from keras_mae.training import pretrain as pretrain_module
+from keras_mae.training.callbacks.stopping import NonFiniteLossPolicy
 from keras_mae.training.config import default_config
 from keras_mae.training.pretrain import pretrain
 
@@ -101,3 +102,28 @@ def test_skip_policy_skips_the_nan_step_and_finishes(monkeypatch, tmp_path, capl
     assert int(model.optimizer.iterations) == 3 * 2 - 1
     assert all(np.isfinite(w).all() for w in model.get_weights())
     assert all(np.isfinite(history.history["loss"]))
+
+
+def executions(policy, steps, steps_per_execution, skipped_per_step):
+    """Feed `NonFiniteLossPolicy` one epoch's batch ends as Keras numbers them with
+    `steps_per_execution`; `skipped_per_step[i]` says whether step i was skipped."""
+    callback = NonFiniteLossPolicy(policy, "workdir")
+    callback.set_params({"steps": steps})
+    callback.on_epoch_begin(0)
+    for last in range(steps_per_execution - 1, steps + steps_per_execution - 1,
+                      steps_per_execution):
+        callback.on_train_batch_end(last, {"skipped_steps": sum(skipped_per_step[:last + 1])})
+    callback.on_epoch_end(0)
+
+
+def test_an_epoch_all_skipped_stops_the_run_when_its_last_execution_is_partial():
+    with pytest.raises(TrainingStopped, match="Every one of the 10 steps of epoch 1"):
+        executions("skip", steps=10, steps_per_execution=3, skipped_per_step=[1] * 10)
+    executions("skip", steps=10, steps_per_execution=3, skipped_per_step=[1] * 9 + [0])
+
+
+def test_the_stop_message_names_the_execution_holding_the_nan_step():
+    with pytest.raises(TrainingStopped, match="in epoch 1, in its steps 4-6"):
+        executions("stop", steps=10, steps_per_execution=3, skipped_per_step=[0] * 4 + [1] * 6)
+    with pytest.raises(TrainingStopped, match="in epoch 1, at its step 10"):
+        executions("stop", steps=10, steps_per_execution=3, skipped_per_step=[0] * 9 + [1])

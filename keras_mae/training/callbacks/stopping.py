@@ -42,10 +42,14 @@ class NonFiniteLossPolicy(keras.callbacks.Callback):
             self._skipped = round(float(logs["skipped_steps"]))
         else:  # the running mean of the loss turns NaN/Inf with the first such step
             self._skipped = int(not math.isfinite(float(logs.get("loss", 0.0))))
-        self._steps = batch + 1
+        # With steps_per_execution N, `batch` is the last step of an execution of N steps,
+        # which Keras numbers as a whole N even where the epoch ends within it.
+        first, self._steps = self._steps + 1, min(batch + 1, self.params.get("steps") or batch + 1)
+        where = (f"at its step {first}" if first == self._steps
+                 else f"in its steps {first}-{self._steps}")
         if self._skipped and self.policy == "stop":
             raise TrainingStopped(
-                f"The loss was NaN or Inf in epoch {self._epoch + 1}, at its step {batch + 1}. "
+                f"The loss was NaN or Inf in epoch {self._epoch + 1}, {where}. "
                 f"Nothing was saved after it: the checkpoints and the backup in "
                 f"{self.workdir} hold the last good state. Lower the learning rate "
                 "(--config.optim.base_lr) or check the data, then re-run the same command to "
