@@ -44,7 +44,8 @@ class NonFiniteLossPolicy(keras.callbacks.Callback):
             self._skipped = int(not math.isfinite(float(logs.get("loss", 0.0))))
         # With steps_per_execution N, `batch` is the last step of an execution of N steps,
         # which Keras numbers as a whole N even where the epoch ends within it.
-        first, self._steps = self._steps + 1, min(batch + 1, self.params.get("steps") or batch + 1)
+        epoch_steps = (self.params or {}).get("steps") or batch + 1
+        first, self._steps = self._steps + 1, min(batch + 1, epoch_steps)
         where = (f"at its step {first}" if first == self._steps
                  else f"in its steps {first}-{self._steps}")
         if self._skipped and self.policy == "stop":
