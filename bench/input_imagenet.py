@@ -4,9 +4,11 @@ ArrayRecord data set, read by index -> decode -> RandomResizedCrop to 224 -> fli
 -> batch (`from_tfds` + `make_dataset`, as train.py reads ImageNet), tf.data and TensorFlow held
 to one thread; the same JPEGs from a folder in turns. Images per second of one core's CPU time
 (wall-clock rates too, which other work on the machine lowers), and how many such cores feed
-one accelerator at the reference's ViT-L pretraining rate.
+one accelerator at the reference's ViT-L pretraining rate. `--workers N` adds one worker of a
+multi-worker run (`WorkerShare`): it reads and augments only its 1/N of each global batch, so
+its rate is counted in global images.
 
-    python bench/input_imagenet.py
+    python bench/input_imagenet.py [--workers 4]
 """
 
 import argparse
@@ -56,12 +58,12 @@ class PipelineContestant:
     other contestant ran) is counted, and ends it, so that it does not run during the other's
     round."""
 
-    def __init__(self, source, batch):
+    def __init__(self, source, batch, share=None):
         import tensorflow as tf
         from keras_mae.data import make_dataset
 
         dataset = make_dataset(source, (224, 224), IMAGENET_MEAN, IMAGENET_STD, batch,
-                               training=True, epochs=1000)
+                               training=True, epochs=1000, share=share)
         options = tf.data.Options()
         options.threading.private_threadpool_size = 1
         options.threading.max_intra_op_parallelism = 1
@@ -82,6 +84,8 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--batches", type=int, default=8, help="timed batches per round")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="also time one worker of this many, reading its share only")
     parser.add_argument("--quiet-wait", type=float, default=QUIET_MAX_WAIT_S,
                         help="seconds each turn waits at most for idle CPUs")
     args = parser.parse_args()
@@ -92,6 +96,7 @@ def main():
     tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.config.threading.set_intra_op_parallelism_threads(1)
     from keras_mae.data import from_folder, from_tfds
+    from keras_mae.data.worker_share import WorkerShare
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
@@ -104,6 +109,10 @@ def main():
                 from_tfds("large_jpegs", data_dir=str(tmp / "tfds"), download=False), args.batch),
             "folder": PipelineContestant(from_folder(tmp / "large"), args.batch),
         }
+        if args.workers:
+            contestants[f"array_record_one_of_{args.workers}_workers"] = PipelineContestant(
+                from_tfds("large_jpegs", data_dir=str(tmp / "tfds"), download=False), args.batch,
+                share=WorkerShare(0, args.workers, args.workers))
         results = interleave(contestants, args.rounds, args.batches, args.quiet_wait)
     rates = {}
     for name, timings in results.items():
@@ -112,6 +121,9 @@ def main():
         rates[name] = args.batch * 1000 / median(timings.round_cpu_ms)
         print(f"{name}: images/s per round (wall) " + " ".join(f"{r:.0f}" for r in per_round)
               + f"; per second of one core's CPU time {rates[name]:.0f}")
+    if args.workers:  # the global images a worker's core feeds, reading its share only
+        print(f"one_of_{args.workers}_workers_over_every_image="
+              f"{rates[f'array_record_one_of_{args.workers}_workers'] / rates['array_record']:.2f}")
     need = REFERENCE_VIT_L_IMAGES_PER_SEC_PER_GPU
     print(f"array_record_images_per_core_sec={rates['array_record']:.0f} "
           f"folder_images_per_core_sec={rates['folder']:.0f} "

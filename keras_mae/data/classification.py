@@ -10,7 +10,10 @@ resized so that a centre crop of `crop_fraction` of the shorter side fills the m
 Batches are (images [B, H, W, C] normalised, targets [B, classes] summing to 1).
 """
 
+import functools
+
 import tensorflow as tf
+from absl import logging
 
 from keras_mae.data.augment import random_resized_crop
 from keras_mae.data.erasing import random_erasing
@@ -42,7 +45,7 @@ def make_classification_dataset(
     rand_augment_policy=REFERENCE_POLICY, erase_probability=0.25, mixup_alpha=0.8,
     cutmix_alpha=1.0, label_smoothing=0.1, crop_fraction=0.875, first_epoch=0, epochs=1,
     steps_per_epoch=None, mixup_prob=1.0, mixup_switch_prob=0.5, cutmix_minmax=None,
-    crop_sampler="torchvision", mix_group_size=REFERENCE_GROUP_SIZE, first_step=0,
+    crop_sampler="torchvision", mix_group_size=REFERENCE_GROUP_SIZE, first_step=0, share=None,
 ):
     """An `ImageSource` with labels -> batches of (normalised images, soft targets).
 
@@ -57,6 +60,8 @@ def make_classification_dataset(
     and `mix_group_size`)
     and `label_smoothing` select the fine-tuning recipe; all off is the probing recipe, whose
     `crop_sampler` is "probe" (the reference's `util/crop.py`; see `keras_mae.data.augment`).
+    `share` (a `WorkerShare`): training reads and augments only this worker's images, zeros
+    elsewhere, unless mixing groups would span workers' images (see `keras_mae.data.worker_share`).
     """
     if not source.num_classes:
         raise InputError(
@@ -78,7 +83,17 @@ def make_classification_dataset(
 
     randaugment = _rand_augment(rand_augment_policy, mean, seed)
 
-    def augment(image, label, position):
+    mixing = bool(mixup_alpha or cutmix_alpha or cutmix_minmax)
+    if share and mixing and (batch_size // share.replicas) % mix_group_size:
+        logging.warning(
+            "Each worker reads every training image: mixing groups of %d images span the "
+            "replicas' batches of %d. A replica batch that is a multiple of "
+            "--config.augment.mix_group_size lets each read its own only.",
+            mix_group_size, batch_size // share.replicas)
+        share = None
+    keep = share and functools.partial(share.keeps, batch_size=batch_size)
+
+    def augmented(image, position):
         seeds = tf.stack([tf.cast(seed, tf.int64), position])
         crop_seed, flip_seed, erase_seed, augment_seed = tf.unstack(
             tf.random.experimental.stateless_split(seeds, 4))
@@ -89,12 +104,20 @@ def make_classification_dataset(
         image = normalization.normalize(image)
         if erase_probability:
             image = random_erasing(image, erase_seed, erase_probability)
+        return image
+
+    def augment(image, label, position):
+        if keep is None:
+            image = augmented(image, position)
+        else:
+            image = tf.cond(keep(position), lambda: augmented(image, position),
+                            lambda: tf.zeros(image_size + (len(mean),), tf.float32))
         target = tf.one_hot(label, num_classes) * (1 - label_smoothing) + label_smoothing / num_classes
         return image, target, position
 
     steps_per_epoch = steps_per_epoch or source.num_examples // batch_size
     dataset = epoch_examples(source, seed, first_epoch, epochs, steps_per_epoch * batch_size,
-                             first_example=first_step * batch_size)
+                             first_example=first_step * batch_size, keep=keep)
     dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=True)
 

@@ -11,17 +11,19 @@ import tensorflow as tf
 
 from keras_mae.data.augment import pretraining_augment, resize
 from keras_mae.data.normalization import PixelNormalization
+from keras_mae.data.worker_share import placeholder_like
 
 
 def epoch_examples(source, seed, first_epoch, last_epoch, examples_per_epoch,
-                   shuffle_buffer=10_000, first_example=0):
+                   shuffle_buffer=10_000, first_example=0, keep=None):
     """The examples of epochs [first_epoch, last_epoch), `examples_per_epoch` each, from the
     `first_example`-th of the first (those before it were read before a resume), as
     (image, label, position) with position = epoch x examples_per_epoch + index in the epoch.
 
     Sources with random access draw a new permutation of all their examples every epoch (the
     reference's full reshuffle); the others (TFDS stored as TFRecord) read in an order drawn
-    per epoch (`source.epoch_order`) through a buffer seeded per epoch.
+    per epoch (`source.epoch_order`) through a buffer seeded per epoch. Where `keep(position)`
+    is false, sources with random access read nothing and give a zero placeholder.
     """
     per_epoch = examples_per_epoch
     positions = tf.data.Dataset.range(first_epoch * per_epoch + first_example,
@@ -36,7 +38,10 @@ def epoch_examples(source, seed, first_epoch, last_epoch, examples_per_epoch,
                 tf.stack([tf.cast(seed, tf.int64), epoch]), index // size)
             shuffled = tf.random.experimental.index_shuffle(
                 index % size, seed=permutation_seed, max_index=tf.constant(size - 1, tf.int64))
-            return (*source.read(shuffled), position)
+            if keep is None:
+                return (*source.read(shuffled), position)
+            return (*tf.cond(keep(position), lambda: source.read(shuffled),
+                             lambda: placeholder_like(source.dataset.element_spec)), position)
 
         return positions.map(example, num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -56,7 +61,7 @@ def epoch_examples(source, seed, first_epoch, last_epoch, examples_per_epoch,
 
 def make_dataset(source, image_size, mean, std, batch_size, training=True, seed=0,
                  crop_scale=(0.2, 1.0), drop_remainder=None, first_epoch=0, epochs=1,
-                 steps_per_epoch=None, first_step=0):
+                 steps_per_epoch=None, first_step=0, share=None):
     """An `ImageSource` -> batches of normalised float32 images [B, H, W, C].
 
     Training yields `steps_per_epoch` batches (default: every full batch of the source) for
@@ -76,24 +81,34 @@ def make_dataset(source, image_size, mean, std, batch_size, training=True, seed=
         first_epoch, epochs, steps_per_epoch: the training epochs the dataset yields (a resumed
             run starts at its backup's epoch).
         first_step: the steps of `first_epoch` left out (a run resumed mid-epoch ran them).
+        share: a `WorkerShare`: training reads and augments only this worker's images, zeros
+            elsewhere (see `keras_mae.data.worker_share`).
     """
     normalization = PixelNormalization(mean, std)
     image_size = tuple(image_size)
     if training:
         steps_per_epoch = steps_per_epoch or source.num_examples // batch_size
+        keep = share and functools.partial(share.keeps, batch_size=batch_size)
         examples = epoch_examples(source, seed, first_epoch, epochs,
                                   steps_per_epoch * batch_size,
-                                  first_example=first_step * batch_size)
-        dataset = examples.map(
-            lambda image, label, position: pretraining_augment(
-                image, tf.stack([tf.cast(seed, tf.int64), position]), image_size, crop_scale),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+                                  first_example=first_step * batch_size, keep=keep)
+
+        def augment(image, label, position):
+            def augmented():
+                seeds = tf.stack([tf.cast(seed, tf.int64), position])
+                return normalization.normalize(
+                    pretraining_augment(image, seeds, image_size, crop_scale))
+            if keep is None:
+                return augmented()
+            return tf.cond(keep(position), augmented,
+                           lambda: tf.zeros(image_size + (len(mean),), tf.float32))
+
+        dataset = examples.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         dataset = source.dataset.map(
-            lambda image, label: resize(image, image_size), num_parallel_calls=tf.data.AUTOTUNE,
+            lambda image, label: normalization.normalize(resize(image, image_size)),
+            num_parallel_calls=tf.data.AUTOTUNE,
         )
-    dataset = dataset.map(normalization.normalize, num_parallel_calls=tf.data.AUTOTUNE)
     drop_remainder = training if drop_remainder is None else drop_remainder
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
     return shard_by_batch(dataset)

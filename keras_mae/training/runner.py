@@ -8,6 +8,7 @@ model between `prepare` and `fit`.
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 import pathlib
@@ -20,6 +21,7 @@ from absl import logging
 
 from keras_mae.convert.keras_hub import is_keras_hub_preset, preset_normalization
 from keras_mae.data import find_unreadable, from_folder, from_tfds, sample_source
+from keras_mae.data.worker_share import worker_share
 from keras_mae.errors import InputError
 from keras_mae.export import export_saved_model
 from keras_mae.optimizers import PerUpdate, scaled_learning_rate, warmup_cosine
@@ -153,8 +155,9 @@ def whole_updates(steps, accumulation):
 def fit(job, model, train_data, eval_ds, extra_callbacks=lambda: []):
     """`model.fit` as every run does it, one epoch at a time (`epochs.fit_by_epoch`); returns
     its `History`, holding every epoch of the run (restored from the backup for epochs before a
-    resume). `train_data(first_epoch, epochs, first_step)` gives the training batches of those
-    epochs, `job.steps_per_epoch` each.
+    resume). `train_data(first_epoch, epochs, first_step, share)` gives the training batches of
+    those epochs, `job.steps_per_epoch` each; under several workers, each worker's images only
+    (`share`, see `keras_mae.data.worker_share`).
 
     `extra_callbacks()` is called where undecodable images are caught (it may read data).
     """
@@ -187,9 +190,15 @@ def fit(job, model, train_data, eval_ds, extra_callbacks=lambda: []):
             # epochs whose last step is not a multiple of N.
             keras.callbacks.TensorBoard(str(outdir / "tensorboard")),
         ]
+        share = worker_share(job.strategy)
+        if share:
+            logging.info("Worker %d of %d reads and augments only its replicas' images, %d of "
+                         "every global batch of %d.", share.worker + 1, share.workers,
+                         config.batch_size // share.workers, config.batch_size)
         with interrupt.catching_interrupts():
             history = fit_by_epoch(
-                model, train_data, callbacks, config.epochs, job.steps_per_epoch,
+                model, functools.partial(train_data, share=share) if share else train_data,
+                callbacks, config.epochs, job.steps_per_epoch,
                 first_epoch=job.first_epoch, first_step=job.first_step, validation_data=eval_ds,
                 shuffle=False,  # The pipelines shuffle.
             )

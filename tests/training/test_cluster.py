@@ -111,6 +111,28 @@ def test_two_workers_end_with_identical_weights_and_only_the_chief_keeps_files(
 
 
 @pytest.mark.slow
+def test_two_workers_reading_their_own_images_train_as_one_host_reading_all(
+        tmp_path, child_processes):
+    """Each worker reads and augments only its replica's images; together they feed the model
+    what one process with two CPU replicas, reading every image, feeds it."""
+    flags = ["--config.epochs=2", "--config.steps_per_epoch=3", "--config.export_saved_model=False"]
+    codes, outputs = run_two_workers(tmp_path / "workers", child_processes,
+                                     ["--config.strategy=multi_worker", *flags])
+    assert codes == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    for worker, output in enumerate(outputs, 1):
+        assert (f"Worker {worker} of 2 reads and augments only its replicas' images, 8 of every "
+                "global batch of 16") in output
+    host = subprocess.run(
+        train_command(tmp_path / "host", "configs/quickstart.py", "--config.strategy=mirrored",
+                      "--config.num_cpu_devices=2", *flags),
+        cwd=REPO, env=loopback_env(), capture_output=True, text=True, timeout=600)
+    assert host.returncode == 0, host.stderr[-3000:]
+    assert "reads and augments only" not in host.stderr
+    for mine, theirs in zip(final_weights(tmp_path / "workers"), final_weights(tmp_path / "host")):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
 def test_a_killed_run_resumes_as_if_it_had_never_stopped(cifar_folder, tmp_path):
     """Killed mid-epoch 2 and re-run, the run ends with the uninterrupted run's weights and its
     whole history; killed after its last backup, the re-run writes the whole history too."""
