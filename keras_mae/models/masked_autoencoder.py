@@ -250,6 +250,16 @@ class MaskedAutoencoder(Task):
         self.loss_tracker.update_state(self.compute_masked_loss(images, outputs))
         return _step_logs({"loss": self.loss_tracker.result()})
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras 3.15 builds a model before `evaluate` from its first batch reduced with
+        `strategy.reduce`, which MultiWorkerMirroredStrategy cannot do on {"images", "noise"}
+        batches (the held-out batches with fixed masks); a model that has trained is built."""
+        strategy = self.distribute_strategy
+        multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        if multi_worker and self.optimizer is not None and self.optimizer.built:
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def get_config(self):
         return {
             **super().get_config(),

@@ -144,9 +144,7 @@ def pretrain(config, workdir):
     if job.eval_source is not None:
         eval_ds = make_dataset(job.eval_source, image_size, data.mean, data.std,
                                config.batch_size, training=False, drop_remainder=True)
-        # Keras 3.15 cannot split dict batches over workers: multi-worker runs use random masks.
-        if not isinstance(job.strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            eval_ds = with_fixed_noise(eval_ds, model.num_patches, config.seed)
+        eval_ds = with_fixed_noise(eval_ds, model.num_patches, config.seed)
 
     def monitors():
         return figure(config, job, model, eval_ds if eval_ds is not None else train_data()) + (

@@ -111,10 +111,11 @@ def test_two_workers_end_with_identical_weights_and_only_the_chief_keeps_files(
 
 
 @pytest.mark.slow
-def test_two_workers_reading_their_own_images_train_as_one_host_reading_all(
+def test_two_workers_reading_their_own_images_train_and_evaluate_as_one_host_reading_all(
         tmp_path, child_processes):
     """Each worker reads and augments only its replica's images; together they feed the model
-    what one process with two CPU replicas, reading every image, feeds it."""
+    what one process with two CPU replicas, reading every image, feeds it. The held-out loss is
+    measured on the same fixed masks."""
     flags = ["--config.epochs=2", "--config.steps_per_epoch=3", "--config.export_saved_model=False"]
     codes, outputs = run_two_workers(tmp_path / "workers", child_processes,
                                      ["--config.strategy=multi_worker", *flags])
@@ -130,6 +131,9 @@ def test_two_workers_reading_their_own_images_train_as_one_host_reading_all(
     assert "reads and augments only" not in host.stderr
     for mine, theirs in zip(final_weights(tmp_path / "workers"), final_weights(tmp_path / "host")):
         np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-5)
+    workers, host = (json.loads((tmp_path / run / "history.json").read_text())
+                     for run in ("workers", "host"))
+    np.testing.assert_allclose(workers["val_loss"], host["val_loss"], rtol=1e-5)
 
 
 @pytest.mark.slow
