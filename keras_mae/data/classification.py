@@ -10,8 +10,6 @@ resized so that a centre crop of `crop_fraction` of the shorter side fills the m
 Batches are (images [B, H, W, C] normalised, targets [B, classes] summing to 1).
 """
 
-import functools
-
 import tensorflow as tf
 from absl import logging
 
@@ -21,6 +19,7 @@ from keras_mae.data.mixing import REFERENCE_GROUP_SIZE, mix_batch
 from keras_mae.data.normalization import PixelNormalization
 from keras_mae.data.pipeline import epoch_examples, shard_by_batch
 from keras_mae.data.rand_augment import REFERENCE_POLICY, parse_policy, rand_augment
+from keras_mae.data.worker_share import kept_by, where_kept
 from keras_mae.errors import InputError
 
 KERAS_CV = "keras_cv"  # keras-cv's RandAugment layer (10 ops, each with p 10/11), as an option
@@ -91,7 +90,7 @@ def make_classification_dataset(
             "--config.augment.mix_group_size lets each read its own only.",
             mix_group_size, batch_size // share.replicas)
         share = None
-    keep = share and functools.partial(share.keeps, batch_size=batch_size)
+    keep = kept_by(share, batch_size)
 
     def augmented(image, position):
         seeds = tf.stack([tf.cast(seed, tf.int64), position])
@@ -107,11 +106,8 @@ def make_classification_dataset(
         return image
 
     def augment(image, label, position):
-        if keep is None:
-            image = augmented(image, position)
-        else:
-            image = tf.cond(keep(position), lambda: augmented(image, position),
-                            lambda: tf.zeros(image_size + (len(mean),), tf.float32))
+        image = where_kept(keep, position, lambda: augmented(image, position),
+                           lambda: tf.zeros(image_size + (len(mean),), tf.float32))
         target = tf.one_hot(label, num_classes) * (1 - label_smoothing) + label_smoothing / num_classes
         return image, target, position
 

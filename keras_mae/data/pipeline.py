@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from keras_mae.data.augment import pretraining_augment, resize
 from keras_mae.data.normalization import PixelNormalization
-from keras_mae.data.worker_share import placeholder_like
+from keras_mae.data.worker_share import kept_by, placeholder_like, where_kept
 
 
 def epoch_examples(source, seed, first_epoch, last_epoch, examples_per_epoch,
@@ -38,10 +38,8 @@ def epoch_examples(source, seed, first_epoch, last_epoch, examples_per_epoch,
                 tf.stack([tf.cast(seed, tf.int64), epoch]), index // size)
             shuffled = tf.random.experimental.index_shuffle(
                 index % size, seed=permutation_seed, max_index=tf.constant(size - 1, tf.int64))
-            if keep is None:
-                return (*source.read(shuffled), position)
-            return (*tf.cond(keep(position), lambda: source.read(shuffled),
-                             lambda: placeholder_like(source.dataset.element_spec)), position)
+            return (*where_kept(keep, position, lambda: source.read(shuffled),
+                                lambda: placeholder_like(source.dataset.element_spec)), position)
 
         return positions.map(example, num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -88,7 +86,7 @@ def make_dataset(source, image_size, mean, std, batch_size, training=True, seed=
     image_size = tuple(image_size)
     if training:
         steps_per_epoch = steps_per_epoch or source.num_examples // batch_size
-        keep = share and functools.partial(share.keeps, batch_size=batch_size)
+        keep = kept_by(share, batch_size)
         examples = epoch_examples(source, seed, first_epoch, epochs,
                                   steps_per_epoch * batch_size,
                                   first_example=first_step * batch_size, keep=keep)
@@ -98,10 +96,8 @@ def make_dataset(source, image_size, mean, std, batch_size, training=True, seed=
                 seeds = tf.stack([tf.cast(seed, tf.int64), position])
                 return normalization.normalize(
                     pretraining_augment(image, seeds, image_size, crop_scale))
-            if keep is None:
-                return augmented()
-            return tf.cond(keep(position), augmented,
-                           lambda: tf.zeros(image_size + (len(mean),), tf.float32))
+            return where_kept(keep, position, augmented,
+                              lambda: tf.zeros(image_size + (len(mean),), tf.float32))
 
         dataset = examples.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     else:

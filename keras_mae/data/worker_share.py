@@ -7,6 +7,7 @@ keep that split (so every replica gets exactly the images it got before) but put
 placeholder where another worker's image would be, which costs next to nothing.
 """
 
+import functools
 import typing
 
 import tensorflow as tf
@@ -48,3 +49,16 @@ def placeholder_like(spec):
     another worker's example would be."""
     return tf.nest.map_structure(
         lambda s: tf.zeros([d if d is not None else 1 for d in s.shape], s.dtype), spec)
+
+
+def kept_by(share, batch_size):
+    """`position -> bool` for the images `share` keeps of global batches of `batch_size`; None
+    (every image) without a share."""
+    return share and functools.partial(share.keeps, batch_size=batch_size)
+
+
+def where_kept(keep, position, compute, placeholder):
+    """`compute()` where `keep(position)` holds (or there is no `keep`), else `placeholder()`."""
+    if keep is None:
+        return compute()
+    return tf.cond(keep(position), compute, placeholder)
