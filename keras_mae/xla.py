@@ -1,29 +1,51 @@
-"""Where XLA can compile a training step: everywhere but where TensorFlow 2.21 cannot on CPUs.
+"""Where XLA compiles a training step: the whole step on one device; each replica's forward and
+backward pass under `MirroredStrategy` and `MultiWorkerMirroredStrategy`; under `TPUStrategy`
+nothing more than the TPU compiler itself.
 
-Keras' `jit_compile="auto"` turns XLA off on CPU-only machines and under every distribution
-strategy; keras_mae's models and runs turn it on wherever it works (it is faster).
+An XLA computation runs on one device. Compiling a whole `strategy.run`, as Keras'
+`compile(jit_compile=True)` does, makes one computation reach for every replica's variables and
+fails at the first step ("Trying to access resource .../replica_1/... located in device CPU:1
+from device CPU:0", keras-team/keras#19005, on GPUs too), and XLA has no CPU collectives. So
+under those strategies each replica compiles its own forward and backward pass and the
+all-reduce and the update run outside it, on every kind of device alike. TPUStrategy compiles
+the replica function itself: an outer `jit_compile` is what TensorFlow's docs say not to add.
 """
 
 import tensorflow as tf
-from absl import logging
+
+WHOLE_STEP = "whole step"
+PER_REPLICA = "per replica"
+TPU_COMPILER = "TPU compiler"
+OFF = "off"
 
 
-def jit_compile_for(strategy, requested):
-    """Whether to XLA-compile the step: as requested, except where TF 2.21 cannot on a CPU
-    (MirroredStrategy over logical CPU devices; multi-worker collectives), with one warning."""
+def xla_scope(strategy, requested=True):
+    """What XLA compiles of a step under `strategy`: `WHOLE_STEP` (one device), `PER_REPLICA`
+    (each replica's forward and backward pass), `TPU_COMPILER` (the TPU's own), or `OFF` when
+    not `requested`."""
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return TPU_COMPILER
     if not requested:
-        return False
-    on_cpu_only = not tf.config.list_logical_devices("GPU") and not isinstance(
-        strategy, tf.distribute.TPUStrategy
-    )
-    distributed = strategy.num_replicas_in_sync > 1 or isinstance(
-        strategy, tf.distribute.MultiWorkerMirroredStrategy
-    )
-    if on_cpu_only and distributed:
-        logging.warning(
-            "XLA is off for this run: TensorFlow 2.21 cannot compile a step distributed over "
-            "CPU devices (%s with %d replicas). GPUs and TPUs keep XLA.",
-            type(strategy).__name__, strategy.num_replicas_in_sync,
-        )
-        return False
-    return True
+        return OFF
+    if strategy.num_replicas_in_sync > 1 or isinstance(
+            strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return PER_REPLICA
+    return WHOLE_STEP
+
+
+def on_each_replica(function, scope):
+    """`function` XLA-compiled on the replica that calls it where `scope` is `PER_REPLICA`, else
+    `function` itself (Keras compiles the whole step, the TPU compiler compiles it, or nothing
+    does). It must take and return tensors only: no collective, no `merge_call` inside."""
+    if scope == PER_REPLICA:
+        return tf.function(function, jit_compile=True)
+    return function
+
+
+def compiled_features(model):
+    """`model.features` as one `tf.function`, XLA-compiled wherever the model's steps use XLA
+    on a GPU or a CPU: it runs on one device, outside `strategy.run`, as the k-NN monitor
+    calls it between epochs."""
+    scope = getattr(model, "xla", OFF)
+    return tf.function(model.features, reduce_retracing=True,
+                       jit_compile=scope in (WHOLE_STEP, PER_REPLICA))

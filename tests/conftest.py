@@ -1,7 +1,9 @@
 """Shared fixtures: quiet TensorFlow, a tiny model, and real CIFAR-10 images from ../shared/data."""
 
+import itertools
 import json
 import os
+import types
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -9,6 +11,7 @@ import pathlib
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from devtools import cifar
 from devtools.tfds_folder import folder_as_tfds
@@ -44,6 +47,37 @@ def random_batch(model, batch=2, seed=0):
     images = rng.normal(size=(batch, *model.image_size, model.num_channels)).astype("float32")
     noise = rng.random((batch, model.num_patches)).astype("float32")
     return images, noise
+
+
+def pretend_gpus(monkeypatch, count):
+    """Make TensorFlow list `count` logical GPUs, whatever the machine has: the choices that
+    depend on GPUs are tested for a CPU-only host and a host with GPUs alike."""
+    real = tf.config.list_logical_devices
+
+    def listing(device_type=None):
+        if device_type == "GPU":
+            return [types.SimpleNamespace(name=f"/device:GPU:{i}", device_type="GPU")
+                    for i in range(count)]
+        return real(device_type)
+
+    monkeypatch.setattr(tf.config, "list_logical_devices", listing)
+
+
+STRATEGIES_MADE = itertools.count(1)
+
+
+def fresh_collective_keys():
+    """Give the next MirroredStrategy collective keys of its own: TF numbers every strategy's
+    collectives from the same keys and its runtime keeps a key's shape across strategies, so
+    two strategies of one process that reduce in another order would clash."""
+    tf.distribute.MirroredStrategy._collective_key_base = 10_000 * next(STRATEGIES_MADE)
+
+
+@pytest.fixture
+def restored_collective_keys(monkeypatch):
+    """After the test, strategies number their collectives as before it."""
+    monkeypatch.setattr(tf.distribute.MirroredStrategy, "_collective_key_base",
+                        tf.distribute.MirroredStrategy._collective_key_base)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 and linear-probed ViTs (facebookresearch/mae `models_vit.py`)."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from keras_mae.errors import InputError
@@ -98,6 +99,41 @@ class ViTClassifier(Task):
     def call(self, images, training=False):
         pooled = self.features(images, training=training)["pooled"]
         return self.head(self.head_norm(pooled, training=training))
+
+    def train_step(self, data):
+        """Keras' training step, its forward and backward pass compiled on each replica where
+        the step is distributed (`Task.on_each_replica`)."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        loss, y_pred, gradients = self.on_each_replica(self._loss_and_gradients)(
+            x, y, sample_weight)
+        self._track_loss(loss, x)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def test_step(self, data):
+        """Keras' evaluation step, its forward pass compiled as `train_step`'s."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        loss, y_pred = self.on_each_replica(self._loss_and_predictions)(x, y, sample_weight)
+        self._track_loss(loss, x)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def _loss_and_gradients(self, x, y, sample_weight):
+        """(loss scaled for the replicas' sum, logits, gradients of the trainable variables)."""
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        return loss, y_pred, tape.gradient(scaled_loss, self.trainable_variables)
+
+    def _loss_and_predictions(self, x, y, sample_weight):
+        y_pred = self(x, training=False)
+        return self.compute_loss(x, y, y_pred, sample_weight, training=False), y_pred
+
+    def _track_loss(self, loss, x):
+        """Keras' loss metric, as its own steps update it: the replica's mean loss (`compute_loss`
+        divides by the replica count, for the gradients' sum), weighted by its batch size."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self._loss_tracker.update_state(loss * replicas, sample_weight=tf.shape(x)[0])
 
     def get_config(self):
         return {

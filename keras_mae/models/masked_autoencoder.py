@@ -218,13 +218,8 @@ class MaskedAutoencoder(Task):
         images, noise = _unpack_batch(data)
         if noise is None:
             noise = self.sample_noise(ops.shape(images)[0], step=steps_taken(self.optimizer))
-        with tf.GradientTape() as tape:
-            outputs = self(images, noise=noise, training=True)
-            loss = self.compute_masked_loss(images, outputs)
-            # Gradients are summed over replicas: scale as Keras' own compute_loss does.
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            scaled_loss = self.optimizer.scale_loss(loss / replicas)
-        gradients = tape.gradient(scaled_loss, self.trainable_variables)
+        loss, gradients = self.on_each_replica(self._loss_and_gradients)(images, noise)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         # Steps with a NaN/Inf loss are counted in `skipped_steps` (per epoch), not averaged
         # into the loss; with `skip_nonfinite_steps` they also leave every weight as it was.
         finite = finite_on_all_replicas(loss)
@@ -244,11 +239,23 @@ class MaskedAutoencoder(Task):
         return _step_logs({"loss": self.loss_tracker.result(), "lr": self.optimizer.learning_rate,
                            "skipped_steps": self.skipped_steps.result()})
 
+    def _loss_and_gradients(self, images, noise):
+        """The step's forward and backward pass: (loss, gradients of the trainable variables)."""
+        with tf.GradientTape() as tape:
+            outputs = self(images, noise=noise, training=True)
+            loss = self.compute_masked_loss(images, outputs)
+            # Gradients are summed over replicas: scale as Keras' own compute_loss does.
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled_loss = self.optimizer.scale_loss(loss / replicas)
+        return loss, tape.gradient(scaled_loss, self.trainable_variables)
+
     def test_step(self, data):
         images, noise = _unpack_batch(data)
-        outputs = self(images, noise=noise, training=False)
-        self.loss_tracker.update_state(self.compute_masked_loss(images, outputs))
+        self.loss_tracker.update_state(self.on_each_replica(self._held_out_loss)(images, noise))
         return _step_logs({"loss": self.loss_tracker.result()})
+
+    def _held_out_loss(self, images, noise):
+        return self.compute_masked_loss(images, self(images, noise=noise, training=False))
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Keras 3.15 builds a model before `evaluate` from its first batch reduced with

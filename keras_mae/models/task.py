@@ -3,11 +3,10 @@ backbone is serialised once, under the `backbone` key of the task's config, and 
 geometry is the backbone's."""
 
 import keras
-import tensorflow as tf
 
 from keras_mae.models.executions import multi_step_function
 from keras_mae.models.replicas import sum_before_clipping
-from keras_mae.xla import jit_compile_for
+from keras_mae.xla import WHOLE_STEP, on_each_replica, xla_scope
 
 
 class Task(keras.Model):
@@ -16,19 +15,25 @@ class Task(keras.Model):
     def compile(self, optimizer=None, learning_rate=None, jit_compile="auto", **kwargs):
         """Keras' `compile`, with the fast and faithful defaults: without `optimizer`, the
         paper's optimiser for this task (`recipe_optimizer`) at `learning_rate` (default: the
-        paper's base lr); `jit_compile="auto"` compiles the step with XLA wherever TensorFlow
-        can (Keras' own "auto" leaves XLA off on CPUs and under any distribution strategy).
-        The optimizer sums the replicas' gradients before it accumulates and clips them
-        (`models.replicas`), so that clipping bounds the global batch's gradient."""
+        paper's base lr); `jit_compile` "auto" or True compiles with XLA what can be compiled
+        under the current strategy (`keras_mae.xla`: the whole step on one device, each
+        replica's forward and backward pass on several; Keras' own "auto" leaves XLA off on
+        CPUs and under any strategy). The optimizer sums the replicas' gradients before it
+        accumulates and clips them (`models.replicas`), so that clipping bounds the global
+        batch's gradient."""
         if optimizer is None:
             optimizer = self.recipe_optimizer(learning_rate)
         elif learning_rate is not None:
             raise ValueError("learning_rate is for compile() without an optimizer: set the "
                              "optimizer's own learning rate instead.")
-        if jit_compile == "auto":
-            jit_compile = jit_compile_for(tf.distribute.get_strategy(), True)
-        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+        self.xla = xla_scope(self.distribute_strategy, jit_compile in ("auto", True))
+        super().compile(optimizer=optimizer, jit_compile=self.xla == WHOLE_STEP, **kwargs)
         sum_before_clipping(self.optimizer)
+
+    def on_each_replica(self, function):
+        """`function` (tensors in, tensors out: a forward and backward pass) XLA-compiled on
+        each replica where the step is distributed and XLA was asked for; else `function`."""
+        return on_each_replica(function, getattr(self, "xla", None))
 
     def make_train_function(self, force=False):
         """Keras' step function, or with `steps_per_execution` > 1 one that runs under every

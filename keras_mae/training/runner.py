@@ -34,7 +34,6 @@ from keras_mae.training.distribute import (
     check_global_batch, is_chief, make_strategy, same_on_every_worker, split_cpu,
 )
 from keras_mae.training.epochs import fit_by_epoch
-from keras_mae.xla import jit_compile_for
 
 
 @dataclasses.dataclass
@@ -77,8 +76,9 @@ class Job:
                     global_clipnorm=clip or None)
 
     def compile_options(self):
-        """XLA (where TensorFlow can) and steps per execution, for `model.compile`."""
-        return dict(jit_compile=jit_compile_for(self.strategy, self.config.jit_compile),
+        """XLA (as `keras_mae.xla` places it under the strategy) and steps per execution, for
+        `model.compile`."""
+        return dict(jit_compile=self.config.jit_compile,
                     steps_per_execution=self.config.steps_per_execution)
 
 

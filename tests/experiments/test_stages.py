@@ -25,6 +25,7 @@ def _backed_up_epoch(workdir):
     return max((json.loads(s.read_text())["epoch"] for s in states), default=0)
 
 
+@pytest.mark.slow  # ~70 s: stages of train.py killed and run again
 def test_a_killed_stage_resumes_and_a_finished_one_is_skipped(cifar_folder, tmp_path):
     pretrain = Stage("pretrain", "pretrain.py", train="train[:3600]", eval="train[3600:]")
     experiment_dir = REPO / "experiments" / "cifar10"
@@ -138,6 +139,7 @@ def test_a_recorded_stage_runs_again_if_a_later_stage_needs_the_model_it_did_not
     assert (runs / "knn_pretrained" / "stage.json").exists()  # no stage starts from it
 
 
+@pytest.mark.slow  # ~45 s: a chain of train.py stages
 def test_a_published_model_is_the_model_without_its_optimizer_and_later_stages_start_from_it(
         cifar_folder, tmp_path):
     from keras_mae import MaskedAutoencoder

@@ -1,8 +1,6 @@
 """Clipping bounds the global batch's gradient: the replicas' gradients are summed first, then
 accumulated, clipped and applied, so 2 replicas train as 1 device with clipping active."""
 
-import itertools
-
 import keras
 import numpy as np
 import pytest
@@ -13,23 +11,10 @@ from keras_mae.models.replicas import sum_before_clipping
 from keras_mae.training.config import finetune_config
 from keras_mae.training.evaluate import build_classifier, train_classifier
 
-from conftest import TINY, make_mae
+from conftest import TINY, fresh_collective_keys, make_mae
 
-STRATEGIES_MADE = itertools.count(1)
-
-
-def fresh_collective_keys():
-    """Give the next MirroredStrategy collective keys of its own: TF numbers every strategy's
-    collectives from the same keys and its runtime keeps a key's shape across strategies, so
-    two strategies of one process that reduce in another order would clash."""
-    tf.distribute.MirroredStrategy._collective_key_base = 10_000 * next(STRATEGIES_MADE)
-
-
-@pytest.fixture(autouse=True)
-def restored_collective_keys(monkeypatch):
-    """Strategies of later tests number their collectives as before this file's tests."""
-    monkeypatch.setattr(tf.distribute.MirroredStrategy, "_collective_key_base",
-                        tf.distribute.MirroredStrategy._collective_key_base)
+# Strategies of later tests number their collectives as before this file's tests.
+pytestmark = pytest.mark.usefixtures("restored_collective_keys")
 
 
 def mirrored():

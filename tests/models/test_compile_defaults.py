@@ -1,5 +1,6 @@
 """`compile()` as a new user calls it gives the fast path and the paper's recipe: XLA wherever
-TensorFlow can compile the step, and the task's optimiser when none is given."""
+TensorFlow can compile it (each replica's pass under several replicas), and the task's optimiser
+when none is given."""
 
 import keras
 import pytest
@@ -8,6 +9,7 @@ import tensorflow as tf
 from keras_mae import ViTBackbone, ViTClassifier
 from keras_mae.models.presets import split_arguments
 from keras_mae.optimizers import LARS, LayerDecayAdamW
+from keras_mae.xla import OFF, PER_REPLICA
 
 from conftest import TINY, make_mae
 
@@ -18,14 +20,13 @@ def test_compile_turns_xla_on_where_keras_auto_would_not():
     assert model.jit_compile is True  # Keras' "auto" resolves to False on a CPU
 
 
-def test_compile_leaves_xla_off_where_tensorflow_cannot_compile_the_step(caplog):
-    if tf.config.list_physical_devices("GPU"):
-        pytest.skip("on GPUs XLA stays on under MirroredStrategy")
+def test_compile_under_mirrored_strategy_leaves_keras_whole_step_xla_off_for_each_replicas():
     with tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]).scope():
         model = make_mae(**TINY)
         model.compile()
-    assert model.jit_compile is False
-    assert "XLA is off" in caplog.text
+    assert (model.jit_compile, model.xla) == (False, PER_REPLICA)
+    model.compile(jit_compile=False)
+    assert (model.jit_compile, model.xla) == (False, OFF)
 
 
 def test_compile_without_an_optimizer_takes_the_papers_pretraining_adamw():

@@ -13,9 +13,8 @@ from keras_mae.layers.masking import random_masking
 from keras_mae.models import masked_autoencoder
 from keras_mae.training import distribute
 from keras_mae.training.config import default_config
-from keras_mae.xla import jit_compile_for
 
-from conftest import TINY, make_mae, random_batch
+from conftest import TINY, make_mae, pretend_gpus, random_batch
 
 
 def batch_with_noise(model, batch, seed=0):
@@ -162,20 +161,6 @@ def config_with(**fields):
     return config
 
 
-def pretend_gpus(monkeypatch, count):
-    """Make TensorFlow list `count` logical GPUs, whatever the machine has: the choices that
-    depend on GPUs are tested for a CPU-only host and a host with GPUs alike."""
-    real = tf.config.list_logical_devices
-
-    def listing(device_type=None):
-        if device_type == "GPU":
-            return [types.SimpleNamespace(name=f"/device:GPU:{i}", device_type="GPU")
-                    for i in range(count)]
-        return real(device_type)
-
-    monkeypatch.setattr(tf.config, "list_logical_devices", listing)
-
-
 def test_auto_strategy_picks_a_named_tpu_else_every_gpu_else_one_device(monkeypatch):
     monkeypatch.delenv("TPU_NAME", raising=False)
     pretend_gpus(monkeypatch, 0)
@@ -222,17 +207,6 @@ def test_global_batch_must_split_evenly_over_replicas():
     distribute.check_global_batch(64, mirrored)
     with pytest.raises(ValueError, match="not divisible by the 2 replicas.*batch_size=64"):
         distribute.check_global_batch(65, mirrored)
-
-
-def test_xla_falls_back_only_for_cpu_mirrored(caplog, monkeypatch):
-    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    one_device = tf.distribute.OneDeviceStrategy("/cpu:0")
-    pretend_gpus(monkeypatch, 0)  # a CPU-only host, even where GPUs are
-    assert jit_compile_for(one_device, True)
-    assert not jit_compile_for(mirrored, False)
-    assert "XLA is off" not in caplog.text
-    assert not jit_compile_for(mirrored, True)
-    assert "XLA is off" in caplog.text
 
 
 class RecordingLossScaleOptimizer(keras.optimizers.LossScaleOptimizer):

@@ -108,6 +108,7 @@ def test_the_learning_rate_follows_the_effective_batch_and_holds_over_an_update(
     assert isinstance(restored, PerUpdate) and float(restored(13)) == float(schedule(13))
 
 
+@pytest.mark.slow  # ~60 s: train.py end to end; the steps' maths are pinned by the tests above
 def test_train_py_accumulates(tmp_path):
     config = default_config()  # the bundled sample
     config.model.preset = "mae_vit_micro_patch4_28_grey"

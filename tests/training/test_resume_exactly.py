@@ -42,7 +42,10 @@ def assert_same_variables(mine, theirs):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=a.path)
 
 
-@pytest.mark.parametrize("make_config", [finetune_config, linprobe_config])
+# Fine-tuning (~45 s) in the slow suite; linear probing, the same resume with a frozen backbone,
+# in the default one.
+@pytest.mark.parametrize("make_config", [pytest.param(finetune_config, marks=pytest.mark.slow),
+                                         linprobe_config])
 def test_a_classifier_killed_after_epoch_1_resumes_to_the_uninterrupted_weights(
         make_config, pretrained, monkeypatch, tmp_path):
     def run(workdir):
@@ -57,6 +60,7 @@ def test_a_classifier_killed_after_epoch_1_resumes_to_the_uninterrupted_weights(
     assert_same_variables(resumed, whole)
 
 
+@pytest.mark.slow  # ~60 s; pretraining's mid-epoch resume stays in the default suite
 def test_finetuning_killed_inside_epoch_2_resumes_at_the_next_example(
         pretrained, monkeypatch, tmp_path):
     def run(workdir):

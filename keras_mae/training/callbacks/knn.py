@@ -7,6 +7,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from keras_mae.xla import compiled_features
+
 
 def weighted_knn_top1(bank_features, bank_labels, query_features, query_labels, num_classes,
                       k=20, temperature=0.07, chunk_size=1024):
@@ -118,7 +120,7 @@ class KNNMonitor(keras.callbacks.Callback):
     def set_model(self, model):
         super().set_model(model)
         # One tf.function per model, so that each evaluation reuses the traced graph.
-        self._forward = tf.function(model.features, reduce_retracing=True)
+        self._forward = compiled_features(model)
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
