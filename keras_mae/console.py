@@ -9,7 +9,9 @@ import sys
 
 from absl import logging as absl_logging
 
-ENTRY_MODULES = ("keras_mae.export", "keras_mae.visualize", "keras_mae.convert")
+ENTRY_MODULES = (
+    "keras_mae.export", "keras_mae.visualize", "keras_mae.convert", "keras_mae.check",
+)
 
 
 def is_command_line(argv=None):

@@ -11,8 +11,9 @@ from keras_mae.layers.masking import num_visible, random_masking
 from keras_mae.layers.patching import patchify, unpatchify
 from keras_mae.models.backbone import ViTBackbone
 from keras_mae.models.decoder import MAEDecoder
+from keras_mae.models.loss_scale import current_scale, skipped_by_scale
 from keras_mae.models.losses import masked_mse, normalize_patches, patch_mean_and_scale
-from keras_mae.models.nonfinite import apply_if, finite_on_all_replicas
+from keras_mae.models.nonfinite import SkippedSteps, apply_if, finite_on_all_replicas
 from keras_mae.models.presets import preset_arguments
 from keras_mae.models.task import Task
 from keras_mae.optimizers import pretraining_adamw
@@ -83,7 +84,9 @@ class MaskedAutoencoder(Task):
         self.seed_generator = keras.random.SeedGenerator(seed, name="mask_seed")
         self._step_seed = seed if seed is not None else int(np.random.randint(2**31 - 1))
         self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.skipped_steps = keras.metrics.Sum(name="skipped_steps")
+        self.skipped_steps = SkippedSteps(name="skipped_steps")
+        # Steps left unapplied by mixed_float16's loss scale (their gradients overflowed).
+        self.loss_scale_skips = SkippedSteps(name="loss_scale_skips")
         # Whether a step with a NaN/Inf loss is left unapplied (set before `fit`). Off, such a
         # step is applied: the run is meant to stop before saving it (nan_policy "stop"). On,
         # XLA runs the update in a conditional, which costs a small model's step much of its speed.
@@ -212,32 +215,39 @@ class MaskedAutoencoder(Task):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.skipped_steps]
+        return [self.loss_tracker, self.skipped_steps, self.loss_scale_skips]
 
     def train_step(self, data):
         images, noise = _unpack_batch(data)
         if noise is None:
             noise = self.sample_noise(ops.shape(images)[0], step=steps_taken(self.optimizer))
         loss, gradients = self.on_each_replica(self._loss_and_gradients)(images, noise)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         # Steps with a NaN/Inf loss are counted in `skipped_steps` (per epoch), not averaged
         # into the loss; with `skip_nonfinite_steps` they also leave every weight as it was.
         finite = finite_on_all_replicas(loss)
+        # Variables cannot be created under the control dependency below, nor read before
+        # they exist (the loss scale): the optimizer is built first.
+        if not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+        scale_before = current_scale(self.optimizer)
         if self.skip_nonfinite_steps:
             apply_if(finite, self.optimizer, gradients, self.trainable_variables)
         else:  # The control dependency keeps graph mode from counting the step before its
             # batch is read (the step counter needs no data): a failed read applies nothing.
-            # Variables cannot be created under it, so the optimizer is built first.
-            if not self.optimizer.built:
-                self.optimizer.build(self.trainable_variables)
             with tf.control_dependencies([loss]):
                 self.optimizer.apply(gradients, self.trainable_variables)
         self.loss_tracker.update_state(
             ops.where(finite, loss, 0.0), sample_weight=ops.cast(finite, "float32")
         )
-        self.skipped_steps.update_state((1.0 - ops.cast(finite, "float32")) / replicas)
-        return _step_logs({"loss": self.loss_tracker.result(), "lr": self.optimizer.learning_rate,
-                           "skipped_steps": self.skipped_steps.result()})
+        self.skipped_steps.update_state(1.0 - ops.cast(finite, "float32"))
+        logs = {"loss": self.loss_tracker.result(), "lr": self.optimizer.learning_rate,
+                "skipped_steps": self.skipped_steps.result()}
+        if scale_before is not None:  # mixed_float16: what the loss scale did
+            skipped = skipped_by_scale(self.optimizer, scale_before, finite)
+            self.loss_scale_skips.update_state(skipped)
+            logs.update(loss_scale=current_scale(self.optimizer),
+                        loss_scale_skips=self.loss_scale_skips.result())
+        return _step_logs(logs)
 
     def _loss_and_gradients(self, images, noise):
         """The step's forward and backward pass: (loss, gradients of the trainable variables)."""

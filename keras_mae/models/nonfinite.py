@@ -5,6 +5,7 @@ callbacks may still save them. Here the update is never applied; the caller coun
 decides whether to stop or go on (`config.nan_policy`).
 """
 
+import keras
 import tensorflow as tf
 from keras import ops
 
@@ -36,3 +37,21 @@ def apply_if(condition, optimizer, gradients, variables):
         tf.cond(distribution.experimental_local_results(condition)[0], apply, lambda: None)
 
     tf.distribute.get_replica_context().merge_call(cross_replica, args=(condition, gradients))
+
+
+class SkippedSteps(keras.metrics.Metric):
+    """Steps left unapplied since the last reset. Every replica counts every skipped step (the
+    decision is the same on all of them), and reads give that count, in the step logs (which
+    Keras averages over replicas) and outside the step (which `Sum` would add up)."""
+
+    def __init__(self, name, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count",
+                                       aggregation="only_first_replica")
+
+    def update_state(self, skipped):
+        """Count this step: `skipped` is 1.0 (left unapplied) or 0.0, equal on every replica."""
+        self.count.assign_add(ops.cast(skipped, self.count.dtype))
+
+    def result(self):
+        return ops.cast(self.count, self.dtype)

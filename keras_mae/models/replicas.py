@@ -31,18 +31,24 @@ def _as_given(grads_and_vars):
 def sum_before_clipping(optimizer):
     """Make `optimizer` (a Keras optimizer, or a `LossScaleOptimizer` around one) sum the
     replicas' gradients as `apply` receives them, then accumulate, clip and apply that sum
-    without summing again. Set once, outside the step: replicas trace their steps in threads."""
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    if inner.__dict__.get("_all_reduce_sum_gradients") is _as_given:
+    without summing again. Set once per optimizer object, outside the step (replicas trace their
+    steps in threads); every `compile` under `mixed_float16` wraps the same inner optimizer in a
+    new `LossScaleOptimizer`, and the sum follows the newest wrapper."""
+    if getattr(optimizer.apply, "sums_over_replicas", False):
         return
-    inner._all_reduce_sum_gradients = _as_given
-    if inner.gradient_accumulation_steps:
-        inner.apply = _accumulating_across_replicas(inner, inner.apply)
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if inner is not optimizer and getattr(inner.apply, "sums_over_replicas", False):
+        inner.apply = inner.apply.unsummed  # compiled before without a wrapper: it sums now
+    if inner.__dict__.get("_all_reduce_sum_gradients") is not _as_given:
+        inner._all_reduce_sum_gradients = _as_given
+        if inner.gradient_accumulation_steps:
+            inner.apply = _accumulating_across_replicas(inner, inner.apply)
     apply = optimizer.apply
 
     def apply_summed(grads, trainable_variables=None):
         return apply(sum_over_replicas(list(grads)), trainable_variables)
 
+    apply_summed.sums_over_replicas, apply_summed.unsummed = True, apply
     optimizer.apply = apply_summed
 
 

@@ -61,7 +61,7 @@ def default_config():
     config.steps_per_epoch = 0  # Steps per epoch; 0 = one pass over the training data.
     config.eval_steps = 0  # Held-out batches per evaluation; 0 = the whole held-out split.
     config.seed = 0  # Seeds weights, masking, shuffling and augmentation.
-    config.jit_compile = True  # XLA-compile the training step (where TF can; see README).
+    config.jit_compile = True  # XLA: the whole step on one device, each replica's pass on several.
     config.steps_per_execution = 1  # Training steps per compiled call.
     config.mixed_precision = ""  # "", "mixed_bfloat16" (TPU, CPU) or "mixed_float16" (GPU).
     config.backup_every_steps = 0  # Resumable backup every N steps; 0 = at each epoch's end.

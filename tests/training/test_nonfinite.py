@@ -45,6 +45,7 @@ def test_a_skipped_nan_loss_step_changes_no_weight_and_is_counted(strategy_devic
     history = model.fit(tf.data.Dataset.from_tensors(poisoned).repeat(2), verbose=0)
     assert all(np.array_equal(a, b) for a, b in zip(state(model), before))
     assert float(model.skipped_steps.result()) == 2.0
+    assert history.history["skipped_steps"] == [2.0]  # the logs too (were halved on 2 replicas)
     assert history.history["loss"] == [0.0]  # no finite step to average
 
     history = model.fit(tf.data.Dataset.from_tensors(images), verbose=0)

@@ -6,38 +6,14 @@ import types
 
 import keras
 import numpy as np
-import pytest
 import tensorflow as tf
 
-from keras_mae.training import pretrain as pretrain_module
 from keras_mae.training.callbacks import throughput
 from keras_mae.training.callbacks.throughput import TrainingThroughput
-from keras_mae.training.config import default_config
 from keras_mae.training.epochs import fit_by_epoch
 from keras_mae.training.pretrain import pretrain
 
-from conftest import TINY, killed_after_backup, make_mae, random_batch
-
-GREY_TINY = {**TINY, "image_size": (28, 28), "num_channels": 1}
-
-
-def small_pretraining(steps_per_execution):
-    """Two epochs of 3 steps on the bundled sample, N steps per execution, without XLA."""
-    config = default_config()
-    config.model.preset = "mae_vit_micro_patch4_28_grey"  # checked; the model is tiny (below)
-    config.data.image_size, config.data.num_channels = (28, 28), 1
-    config.batch_size, config.epochs, config.steps_per_epoch, config.eval_steps = 16, 2, 3, 1
-    config.jit_compile, config.export_saved_model, config.num_figure_images = False, False, 0
-    config.steps_per_execution = steps_per_execution
-    return config
-
-
-@pytest.fixture
-def tiny_model(monkeypatch):
-    """Runs build a tiny grey MAE instead of the preset's (the same seed: the same weights)."""
-    monkeypatch.setattr(pretrain_module, "build_model",
-                        lambda config: make_mae(**GREY_TINY, seed=config.seed))
-
+from conftest import TINY, killed_after_backup, make_mae, random_batch, small_pretraining
 
 def weights(model):
     return [np.asarray(w) for w in model.weights]

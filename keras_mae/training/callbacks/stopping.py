@@ -22,22 +22,25 @@ def _step(model):
 
 class NonFiniteLossPolicy(keras.callbacks.Callback):
     """Acts on training steps whose loss was NaN or Inf, which the model never applies (see
-    `keras_mae.models.nonfinite`) and reports as `skipped_steps` in its logs: "stop" ends the run at the
-    first one; "skip" goes on, reports the count of each epoch, and stops if a whole epoch was
-    skipped. Models without that metric (classifiers) apply such a step; "stop" then ends the
-    run before anything saves the damaged weights."""
+    `keras_mae.models.nonfinite`) and reports as `skipped_steps` in its logs: "stop" ends the run
+    at the first one; "skip" goes on, reports the count of each epoch, and stops if a whole epoch
+    was skipped. Models without that metric (classifiers) apply such a step; "stop" then ends
+    the run before anything saves the damaged weights. Steps that mixed_float16's loss scale
+    left unapplied (`loss_scale_skips`) never stop a run alone, as the scale recovers; they
+    count as skipped towards an epoch that was skipped whole."""
 
     def __init__(self, policy, workdir):
         super().__init__()
         self.policy = policy
         self.workdir = workdir
-        self._epoch = self._skipped = self._steps = 0
+        self._epoch = self._skipped = self._scale_skipped = self._steps = 0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch, self._skipped, self._steps = epoch, 0, 0
+        self._epoch, self._skipped, self._scale_skipped, self._steps = epoch, 0, 0, 0
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
+        self._scale_skipped = round(float(logs.get("loss_scale_skips", 0.0)))
         if "skipped_steps" in logs:  # models that count the steps they left unapplied
             self._skipped = round(float(logs["skipped_steps"]))
         else:  # the running mean of the loss turns NaN/Inf with the first such step
@@ -58,6 +61,19 @@ class NonFiniteLossPolicy(keras.callbacks.Callback):
             )
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._scale_skipped and self._skipped + self._scale_skipped >= self._steps:
+            raise TrainingStopped(
+                f"Every one of the {self._steps} steps of epoch {epoch + 1} was skipped: "
+                f"{self._scale_skipped} by mixed_float16's loss scale (their gradients "
+                f"overflowed float16), {self._skipped} for a NaN or Inf loss. Lower the "
+                "learning rate (--config.optim.base_lr), or train in float32 or "
+                "mixed_bfloat16, then re-run the same command to resume from the last backup."
+            )
+        if self._scale_skipped:
+            logging.warning("Epoch %d: the loss scale skipped %d of %d steps (float16 "
+                            "gradients overflowed; the scale is now %g).", epoch + 1,
+                            self._scale_skipped, self._steps, float((logs or {}).get(
+                                "loss_scale", float("nan"))))
         if not self._skipped:
             return
         if self._skipped >= self._steps:
