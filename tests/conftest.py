@@ -122,7 +122,7 @@ class Killed(Exception):
 
 def killed_after_backup(monkeypatch, run, workdir, backups=1):
     """`run(workdir)` until it has written `backups` backups, then stopped as a kill would;
-    returns the newest backup's metadata."""
+    returns the newest backup's metadata. `workdir` may be a local path or a URL (ram://)."""
     save, written = AtomicBackupAndRestore._save_model, []
 
     def save_then_die(self):
@@ -135,8 +135,10 @@ def killed_after_backup(monkeypatch, run, workdir, backups=1):
         patch.setattr(AtomicBackupAndRestore, "_save_model", save_then_die)
         with pytest.raises(Killed):
             run(workdir)
-    newest = max((workdir / "backup").glob("state-*"), key=lambda p: int(p.name.split("-")[1]))
-    return json.loads((newest / "training_metadata.json").read_text())
+    states = tf.io.gfile.glob(os.path.join(str(workdir), "backup", "state-*"))  # or a URL's
+    newest = max(states, key=lambda state: int(state.rsplit("-", 1)[1]))
+    with tf.io.gfile.GFile(os.path.join(newest, "training_metadata.json")) as metadata:
+        return json.load(metadata)
 
 
 @pytest.fixture(scope="session")

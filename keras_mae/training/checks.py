@@ -8,7 +8,9 @@ import re
 import shutil
 
 import ml_collections
+import tensorflow as tf
 
+from keras_mae import storage
 from keras_mae.data.classification import KERAS_CV
 from keras_mae.data.rand_augment import parse_policy
 from keras_mae.errors import InputError
@@ -156,8 +158,25 @@ def _check_normalisation(data):
 
 
 def check_workdir(workdir, config):
-    """The run can write to `workdir`, and its disk has room for what the run will write."""
-    workdir = pathlib.Path(workdir)
+    """The run can write to `workdir` (a local path or a URL of a file system TensorFlow has),
+    and a local disk has room for what the run will write (a bucket's room is not known)."""
+    storage.check_file_system(workdir)
+    if not storage.is_url(workdir):
+        _check_room(pathlib.Path(workdir), config)
+    try:
+        storage.makedirs(workdir)
+        probe = storage.join(workdir, ".write_test")
+        storage.write_text(probe, "")
+        storage.remove(probe)
+    except (OSError, tf.errors.OpError) as error:  # TensorFlow's: e.g. a bucket without access
+        reason = error.strerror if isinstance(error, OSError) else error.message
+        raise InputError(
+            f"Cannot write to the work directory {storage.normalize(workdir)!r}: "
+            f"{reason or error}. Choose another --workdir."
+        ) from None
+
+
+def _check_room(workdir, config):
     needed = run_bytes(config) - _bytes_under(workdir)
     free = shutil.disk_usage(_existing_ancestor(workdir)).free
     if needed > free:
@@ -166,16 +185,6 @@ def check_workdir(workdir, config):
             f"checkpoints and backups, and {_gib(free)} is free. Free space, choose another "
             "--workdir, or keep fewer per-epoch checkpoints (--config.keep_checkpoints=N)."
         )
-    try:
-        workdir.mkdir(parents=True, exist_ok=True)
-        probe = workdir / ".write_test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise InputError(
-            f"Cannot write to the work directory {str(workdir)!r}: "
-            f"{error.strerror or error}. Choose another --workdir."
-        ) from None
 
 
 def run_bytes(config):

@@ -7,11 +7,11 @@ the recipe (model head, optimiser, augmentation), one code path for both.
 """
 
 import json
-import pathlib
 
 import keras
 from absl import logging
 
+from keras_mae import storage
 from keras_mae.data import labelled_batches
 from keras_mae.data.classification import make_classification_dataset
 from keras_mae.errors import InputError
@@ -115,6 +115,7 @@ def knn_evaluation(config, workdir):
     """Weighted k-NN top-1 of the encoder (task "knn"): every training image (or a fixed random
     `knn.bank_size` of them) is the memory bank, the held-out images are classified. Writes
     `knn.json` and `config.json` to `workdir` and returns (the encoder, the result)."""
+    storage.check_file_system(workdir)
     runner.adopt_preset_normalization(config)
     check_config(config)
     keras.utils.set_random_seed(config.seed)  # the random encoder, without init_checkpoint
@@ -146,6 +147,7 @@ def evaluate_classifier(config, workdir):
     """Top-1 and top-5 of the classifier `init_checkpoint` on the held-out images, centre-
     cropped as in fine-tuning (task "evaluate"). Writes `evaluation.json` and `config.json` to
     `workdir`."""
+    storage.check_file_system(workdir)
     check_config(config)
     if not config.init_checkpoint:
         raise InputError("The evaluation needs a classifier: --config.init_checkpoint=<a "
@@ -172,8 +174,7 @@ def evaluate_classifier(config, workdir):
 
 def write_result(workdir, config, name, result):
     """An evaluation's `result` as `workdir/name`, beside the `config.json` it ran with (as
-    every training run writes one)."""
-    workdir = pathlib.Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
-    (workdir / name).write_text(json.dumps(result, indent=2))
+    every training run writes one); `workdir` may be a URL."""
+    storage.makedirs(workdir)
+    storage.write_text(storage.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
+    storage.write_text(storage.join(workdir, name), json.dumps(result, indent=2))

@@ -8,6 +8,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
+from keras_mae import storage
 from keras_mae.data import labelled_batches, make_dataset
 from keras_mae.errors import InputError
 from keras_mae.models import MaskedAutoencoder
@@ -49,8 +50,8 @@ def figure(config, job, model, dataset):
                                  config.seed)
     return [ReconstructionFigure(
         images, config.data.mean, config.data.std, noise=noise,
-        png_path=job.outdir / "reconstructions.png",
-        log_dir=job.outdir / "tensorboard" / "reconstructions",
+        png_path=storage.join(job.outdir, "reconstructions.png"),
+        log_dir=storage.join(job.outdir, "tensorboard", "reconstructions"),
         every_n_epochs=config.figure_every_epochs,
     )]
 

@@ -1,7 +1,8 @@
 """What every training run shares, pretraining or evaluation: checks before any work, the
-distribution strategy, the work directory (the chief's; other workers write to a scratch folder
-they delete), and `fit` with resumable backups, per-epoch checkpoints, TensorBoard, the NaN/Inf
-policy, Ctrl-C and the naming of undecodable images; then the final model and SavedModel.
+distribution strategy, the work directory (a local folder or a URL such as gs://, see
+`keras_mae.storage`; the chief's: other workers write to a scratch folder they delete), and
+`fit` with resumable backups, per-epoch checkpoints, TensorBoard, the NaN/Inf policy, Ctrl-C
+and the naming of undecodable images; then the final model and SavedModel.
 
 A task (`pretrain.pretrain`, `evaluate.train_classifier`) builds its data sets and compiled
 model between `prepare` and `fit`.
@@ -11,14 +12,14 @@ import dataclasses
 import functools
 import hashlib
 import json
-import pathlib
-import shutil
+import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from keras_mae import storage
 from keras_mae.convert.keras_hub import is_keras_hub_preset, preset_normalization
 from keras_mae.data import find_unreadable, from_folder, from_tfds, sample_source
 from keras_mae.data.worker_share import worker_share
@@ -43,8 +44,8 @@ class Job:
     config: object
     strategy: tf.distribute.Strategy
     chief: bool
-    workdir: pathlib.Path  # what the user named
-    outdir: pathlib.Path  # where this process writes: the workdir, or a worker's scratch
+    workdir: str  # what the user named: a local path or a URL
+    outdir: str  # where this process writes: the workdir, or a worker's scratch
     train_source: object
     eval_source: object
     steps_per_epoch: int
@@ -87,6 +88,7 @@ def prepare(config, workdir, require_labels=False):
 
     Raises `InputError` for bad input, before anything is written to `workdir`.
     """
+    storage.check_file_system(workdir)
     adopt_preset_normalization(config)
     check_config(config)
     if config.num_cpu_devices > 1:
@@ -95,7 +97,7 @@ def prepare(config, workdir, require_labels=False):
     check_global_batch(config.batch_size, strategy)
     train_source, eval_source = load_sources(config, require_labels)
     chief = is_chief(strategy)
-    workdir = pathlib.Path(workdir)
+    workdir = storage.normalize(workdir)
     outdir = workdir if chief else worker_scratch_dir(workdir, strategy)
     check_workdir(outdir, config)
     keras.utils.set_random_seed(config.seed)
@@ -103,7 +105,8 @@ def prepare(config, workdir, require_labels=False):
         keras.mixed_precision.set_dtype_policy(config.mixed_precision)
     steps_per_epoch = config.steps_per_epoch or whole_updates(
         train_source.num_examples // config.batch_size, config.grad_accum_steps)
-    first_epoch, first_step = resume_position_of_every_worker(strategy, workdir / "backup")
+    first_epoch, first_step = resume_position_of_every_worker(
+        strategy, storage.join(workdir, "backup"))
     return Job(config, strategy, chief, workdir, outdir, train_source, eval_source,
                steps_per_epoch, first_epoch, first_step)
 
@@ -164,13 +167,14 @@ def fit(job, model, train_data, eval_ds, extra_callbacks=lambda: []):
     config, outdir = job.config, job.outdir
     position = DataPosition(job.first_epoch, job.first_step)
     if not job.chief:  # a worker's own backups are never read: it resumes from the chief's
-        shutil.rmtree(outdir / "backup", ignore_errors=True)
+        storage.remove(storage.join(outdir, "backup"))
     backup = AtomicBackupAndRestore(
-        str(outdir / "backup"), save_freq=config.backup_every_steps or "epoch",
-        restore_dir=str(job.workdir / "backup"), position=position,
+        storage.join(outdir, "backup"), save_freq=config.backup_every_steps or "epoch",
+        restore_dir=storage.join(job.workdir, "backup"), position=position,
     )
     backup.check_matches(model)
-    (outdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+    storage.write_text(storage.join(outdir, "config.json"),
+                       config.to_json_best_effort(indent=2))
     if eval_ds is not None and config.eval_steps:
         eval_ds = eval_ds.take(config.eval_steps)
 
@@ -184,11 +188,11 @@ def fit(job, model, train_data, eval_ds, extra_callbacks=lambda: []):
             TrainingThroughput(config.batch_size),
             *extra_callbacks(),  # before the backup and the loggers, which see their logs
             backup,
-            EpochCheckpoints(outdir / "checkpoints", keep=config.keep_checkpoints),
+            EpochCheckpoints(storage.join(outdir, "checkpoints"), keep=config.keep_checkpoints),
             ReleaseFreedMemoryWhileCompiling(),
             # Per-epoch scalars: with update_freq=N, Keras 3.15 drops the epoch summaries of
             # epochs whose last step is not a multiple of N.
-            keras.callbacks.TensorBoard(str(outdir / "tensorboard")),
+            keras.callbacks.TensorBoard(storage.join(outdir, "tensorboard")),
         ]
         share = worker_share(job.strategy)
         if share:
@@ -215,15 +219,14 @@ def finish(job, model, history):
     chief delete their scratch folder instead."""
     logging.info("final weights fingerprint: %s", weights_fingerprint(model))
     if not job.chief:
-        shutil.rmtree(job.outdir.parent, ignore_errors=True)
+        storage.remove(os.path.dirname(job.outdir))  # .worker_<type>_<id>, see worker_scratch_dir
         return
-    save_atomically(model, job.workdir / "model.keras")
-    (job.workdir / "history.json").write_text(
-        json.dumps(history.history, indent=2, default=float)
-    )
+    save_atomically(model, storage.join(job.workdir, "model.keras"))
+    storage.write_text(storage.join(job.workdir, "history.json"),
+                       json.dumps(history.history, indent=2, default=float))
     if job.config.export_saved_model:
         data = job.config.data
-        export_saved_model(model, job.workdir / "saved_model", data.mean, data.std)
+        export_saved_model(model, storage.join(job.workdir, "saved_model"), data.mean, data.std)
 
 
 def load_source(data_config, split, require_labels=False):
@@ -275,8 +278,9 @@ def refuse_unreadable_images(sources, backup, outdir, shown=3):
     names = "; ".join(f"{file} ({reason})" for file, reason in unreadable[:shown])
     more = ""
     if len(unreadable) > shown:
-        listing = outdir / "unreadable_images.txt"
-        listing.write_text("".join(f"{file}\t{reason}\n" for file, reason in unreadable))
+        listing = storage.join(outdir, "unreadable_images.txt")
+        storage.write_text(listing,
+                           "".join(f"{file}\t{reason}\n" for file, reason in unreadable))
         more = f"; and {len(unreadable) - shown} more, all listed in {listing}"
     raise InputError(
         f"{len(unreadable)} image file(s) cannot be decoded: {names}{more}. Delete or replace "
@@ -287,7 +291,7 @@ def refuse_unreadable_images(sources, backup, outdir, shown=3):
 def worker_scratch_dir(workdir, strategy):
     """Where a non-chief worker writes (and later deletes) its copies, as the TF docs prescribe."""
     resolver = strategy.cluster_resolver
-    return workdir / f".worker_{resolver.task_type}_{resolver.task_id}" / "scratch"
+    return storage.join(workdir, f".worker_{resolver.task_type}_{resolver.task_id}", "scratch")
 
 
 def weights_fingerprint(model):

@@ -1,25 +1,28 @@
-"""Crash-safe resume: Keras' `BackupAndRestore` with atomic writes.
+"""Crash-safe resume: Keras' `BackupAndRestore` with all-or-nothing backups, on a local disk
+or in a bucket (any `tf.io.gfile` file system, see `keras_mae.storage`).
 
 Each backup (weights with optimizer state, the random-number states that `save_weights` leaves
-out, the epoch counter and the logs of every finished epoch) is written into a fresh temporary
-folder that is then renamed into place, so a kill at any moment leaves the previous complete
-backup; restore takes the newest complete one.
+out, the epoch counter and the logs of every finished epoch) is written into a new folder
+`state-N`, then a marker file last; restore takes the newest state that has its marker, so a
+kill at any moment leaves the previous complete backup, also where renaming a folder is not
+atomic (object stores). Older states are deleted after.
 A backup records the shape of every weight, so that a model of another architecture is refused
 with the first weight that differs instead of being half loaded.
 """
 
 import json
-import os
-import pathlib
-import shutil
+import re
 
 import keras
 import numpy as np
 
+from keras_mae import storage
 from keras_mae.errors import InputError
 
 _WEIGHTS = "model.weights.h5"
 _METADATA = "training_metadata.json"
+_MARKER = "COMPLETE"  # written last: a state without it was cut short
+_MARKED = "marker"  # in the metadata of states that count only with their marker
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -55,7 +58,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         states = _complete_states(backup_dir)
         if not states:
             return 0, 0
-        metadata = json.loads((states[0] / _METADATA).read_text())
+        metadata = _metadata(states[0])
         return metadata["epoch"], metadata.get("step", 0)
 
     def history(self):
@@ -79,7 +82,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         states = self._states()
         if not states:
             return
-        saved = json.loads((states[0] / _METADATA).read_text()).get("weights")
+        saved = _metadata(states[0]).get("weights")
         mismatch = saved is not None and first_mismatch(dict(saved), weight_shapes(model))
         if mismatch:
             raise InputError(
@@ -101,24 +104,22 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             return
         self.check_matches(self.model)
         state = states[0]
-        self._sequence = int(state.name.split("-")[1])
+        self._sequence = _number(state)
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(state / _WEIGHTS)
-        metadata = json.loads((state / _METADATA).read_text())
+        self.model.load_weights(storage.join(state, _WEIGHTS))
+        metadata = _metadata(state)
         restore_random_states(self.model, metadata.get("random_states", []))
         self._current_epoch = metadata["epoch"]
         self._epochs = metadata.get("history", [])
 
     def _save_model(self):
-        root = pathlib.Path(self.backup_dir)
-        root.mkdir(parents=True, exist_ok=True)
         self._sequence += 1
-        staging = root / f".staging-{self._sequence}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
+        state = storage.join(self.backup_dir, f"state-{self._sequence}")
+        storage.remove(state)  # what a kill left of an earlier try at this number
+        storage.makedirs(state)
         try:
-            self.model.save_weights(staging / _WEIGHTS)
+            self.model.save_weights(storage.join(state, _WEIGHTS))
             epoch, step = ((self.position.epoch, self.position.step) if self.position
                            else (self._current_epoch, 0))
             metadata = {
@@ -127,21 +128,50 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 "weights": list(weight_shapes(self.model).items()),
                 "random_states": random_states(self.model),
                 "history": self._epochs,
+                _MARKED: True,
             }
-            (staging / _METADATA).write_text(json.dumps(metadata))
-        except BaseException:  # e.g. a full disk: keep no half-written staging folder
-            shutil.rmtree(staging, ignore_errors=True)
+            storage.write_text(storage.join(state, _METADATA), json.dumps(metadata))
+            storage.write_text(storage.join(state, _MARKER), "")
+        except BaseException:  # e.g. a full disk: keep no half-written state
+            storage.remove(state)
             raise
-        os.replace(staging, root / f"state-{self._sequence}")
-        for old in _complete_states(self.backup_dir)[self.keep:]:
-            shutil.rmtree(old, ignore_errors=True)
+        kept = _complete_states(self.backup_dir)[:self.keep]
+        for old in _states_in(self.backup_dir):
+            if old not in kept:
+                storage.remove(old)
+
+
+def _states_in(backup_dir):
+    """Every backup folder `state-N` in `backup_dir`, complete or not."""
+    return [storage.join(backup_dir, name) for name in storage.listdir(backup_dir)
+            if re.fullmatch(r"state-\d+", name)]
 
 
 def _complete_states(backup_dir):
     """The complete backups in `backup_dir`, newest first."""
-    root = pathlib.Path(backup_dir)
-    states = [p for p in root.glob("state-*") if (p / _METADATA).exists()] if root.exists() else []
-    return sorted(states, key=lambda p: int(p.name.split("-")[1]), reverse=True)
+    return sorted(filter(_is_complete, _states_in(backup_dir)), key=_number, reverse=True)
+
+
+def _is_complete(state):
+    """A state is whole once its marker is written. States written before markers existed were
+    renamed into place whole: a state whose metadata does not ask for a marker is whole too."""
+    if storage.exists(storage.join(state, _MARKER)):
+        return True
+    if not storage.exists(storage.join(state, _METADATA)):
+        return False
+    try:
+        return _MARKED not in _metadata(state)
+    except ValueError:  # metadata cut short
+        return False
+
+
+def _metadata(state):
+    return json.loads(storage.read_text(storage.join(state, _METADATA)))
+
+
+def _number(state):
+    """.../state-12 -> 12."""
+    return int(state.rsplit("-", 1)[1])
 
 
 def random_states(model):

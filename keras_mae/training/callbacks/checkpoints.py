@@ -1,23 +1,25 @@
-"""`.keras` files written atomically: a kill while writing leaves the previous file, never half
-of a new one under the final name."""
+"""`.keras` files written atomically, on a local disk or in a bucket: a kill while writing
+leaves the previous file, never half of a new one under the final name."""
 
 import os
-import pathlib
 
 import keras
 
+from keras_mae import storage
+
 
 def save_atomically(model, path):
-    """`model.save(path)` through a hidden temporary file in the same folder, renamed into place
-    (a rename within a file system is atomic). A failed save removes its temporary file."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.partial.keras")
+    """`model.save(path)` through a hidden temporary file in the same folder, moved into place
+    (`storage.replace`: a rename on a local disk, a whole-object copy in a bucket). A failed
+    save removes its temporary file."""
+    folder, name = os.path.split(storage.normalize(path))
+    storage.makedirs(folder)
+    temporary = storage.join(folder, f".{name.removesuffix('.keras')}.partial.keras")
     try:
         model.save(temporary)
-        os.replace(temporary, path)
+        storage.replace(temporary, storage.join(folder, name))
     finally:
-        temporary.unlink(missing_ok=True)
+        storage.remove(temporary)
 
 
 class EpochCheckpoints(keras.callbacks.Callback):
@@ -26,17 +28,19 @@ class EpochCheckpoints(keras.callbacks.Callback):
 
     def __init__(self, folder, keep=0):
         super().__init__()
-        self.folder = pathlib.Path(folder)
+        self.folder = storage.normalize(folder)
         self.keep = keep
 
     def on_epoch_end(self, epoch, logs=None):
-        save_atomically(self.model, self.folder / f"epoch_{epoch + 1:03d}.keras")
+        save_atomically(self.model, storage.join(self.folder, f"epoch_{epoch + 1:03d}.keras"))
         if self.keep:
-            saved = sorted(self.folder.glob("epoch_*.keras"), key=_epoch_number)
+            saved = sorted((name for name in storage.listdir(self.folder)
+                            if name.startswith("epoch_") and name.endswith(".keras")),
+                           key=_epoch_number)
             for old in saved[: -self.keep]:
-                old.unlink()
+                storage.remove(storage.join(self.folder, old))
 
 
-def _epoch_number(path):
+def _epoch_number(name):
     """epoch_1000.keras -> 1000 (file names sort epoch 1000 before 999)."""
-    return int(path.stem.removeprefix("epoch_"))
+    return int(name.removeprefix("epoch_").removesuffix(".keras"))
