@@ -8,7 +8,8 @@ holds the data's end, the only `tf.cond` left reading the next batch.
 """
 
 import tensorflow as tf
-from keras.src.backend.tensorflow.trainer import reduce_per_replica
+
+from keras_mae.private_api import reduce_per_replica
 
 
 def multi_step_function(model, step_function, steps):

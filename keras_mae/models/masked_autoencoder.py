@@ -17,6 +17,7 @@ from keras_mae.models.nonfinite import SkippedSteps, apply_if, finite_on_all_rep
 from keras_mae.models.presets import preset_arguments
 from keras_mae.models.task import Task
 from keras_mae.optimizers import pretraining_adamw
+from keras_mae.private_api import steps_taken
 
 
 LOSS_ON = ("masked", "all")
@@ -306,9 +307,3 @@ def _unpack_batch(data):
     if isinstance(x, dict):
         return x["images"], x.get("noise")
     return x, None
-
-
-def steps_taken(optimizer):
-    """Training steps so far, each step of gradient accumulation counted (Keras' public
-    `iterations` counts updates, so accumulated steps would share their masks)."""
-    return getattr(optimizer, "inner_optimizer", optimizer)._iterations

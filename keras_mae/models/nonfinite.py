@@ -9,6 +9,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_mae.private_api import strategy_supports_no_merge_call
+
 
 def finite_on_all_replicas(loss):
     """A bool scalar: the loss is finite on every replica (all-reduced, so replicas agree)."""
@@ -24,7 +26,7 @@ def apply_if(condition, optimizer, gradients, variables):
     holds. Strategies that synchronise through `merge_call` cannot do so inside a replica's
     `cond`: there the branch is taken in cross-replica context, as Keras' LossScaleOptimizer does.
     """
-    if tf.__internal__.distribute.strategy_supports_no_merge_call():
+    if strategy_supports_no_merge_call():
         ops.cond(condition, lambda: optimizer.apply(gradients, variables), lambda: None)
         return
 

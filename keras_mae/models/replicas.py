@@ -11,6 +11,8 @@ every replica, so a backup taken between two updates restores every replica exac
 
 import tensorflow as tf
 
+from keras_mae.private_api import strategy_supports_no_merge_call
+
 
 def sum_over_replicas(gradients):
     """Each gradient summed over the replicas in sync (`None` stays `None`); unchanged outside
@@ -62,7 +64,7 @@ def _accumulating_across_replicas(optimizer, apply):
     def apply_here(grads, trainable_variables=None):
         context = tf.distribute.get_replica_context()
         if (context is None or context.num_replicas_in_sync == 1
-                or tf.__internal__.distribute.strategy_supports_no_merge_call()):
+                or strategy_supports_no_merge_call()):
             return apply(grads, trainable_variables)
         variables = list(trainable_variables or optimizer._trainable_variables)
         context.merge_call(_choose_in_cross_replica_context,

@@ -6,6 +6,7 @@ import keras
 
 from keras_mae.models.executions import multi_step_function
 from keras_mae.models.replicas import sum_before_clipping
+from keras_mae.private_api import check_model, check_optimizer
 from keras_mae.xla import WHOLE_STEP, on_each_replica, xla_scope
 
 
@@ -28,6 +29,8 @@ class Task(keras.Model):
                              "optimizer's own learning rate instead.")
         self.xla = xla_scope(self.distribute_strategy, jit_compile in ("auto", True))
         super().compile(optimizer=optimizer, jit_compile=self.xla == WHOLE_STEP, **kwargs)
+        check_optimizer(self.optimizer)
+        check_model(self)
         sum_before_clipping(self.optimizer)
 
     def on_each_replica(self, function):
