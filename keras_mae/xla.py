@@ -42,6 +42,16 @@ def on_each_replica(function, scope):
     return function
 
 
+def cannot_compile(error):
+    """Whether `error` is XLA refusing to compile a step (an op without an XLA kernel on this
+    device, a dynamic shape it cannot bound), as TensorFlow reports it at the step's first run."""
+    message = str(error)
+    return isinstance(error, (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError,
+                              tf.errors.InternalError)) and (
+        "when trying to compile graph" in message or "is not compilable" in message
+        or "XLA compilation" in message)
+
+
 def compiled_features(model):
     """`model.features` as one `tf.function`, XLA-compiled wherever the model's steps use XLA
     on a GPU or a CPU: it runs on one device, outside `strategy.run`, as the k-NN monitor

@@ -3,11 +3,15 @@ backbone is serialised once, under the `backbone` key of the task's config, and 
 geometry is the backbone's."""
 
 import keras
+import tensorflow as tf
+from absl import logging
 
 from keras_mae.models.executions import multi_step_function
 from keras_mae.models.replicas import sum_before_clipping
 from keras_mae.private_api import check_model, check_optimizer
-from keras_mae.xla import WHOLE_STEP, on_each_replica, xla_scope
+from keras_mae.xla import (
+    OFF, TPU_COMPILER, WHOLE_STEP, cannot_compile, on_each_replica, xla_scope,
+)
 
 
 class Task(keras.Model):
@@ -32,6 +36,32 @@ class Task(keras.Model):
         check_optimizer(self.optimizer)
         check_model(self)
         sum_before_clipping(self.optimizer)
+
+    def fit(self, *args, **kwargs):
+        """Keras' `fit`; where XLA cannot compile the steps on this machine, the same `fit`
+        again without XLA, with one warning (nothing was trained: the first step failed)."""
+        return self._without_xla_if_it_cannot_compile(super().fit, *args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        """Keras' `evaluate`, falling back as `fit` does."""
+        return self._without_xla_if_it_cannot_compile(super().evaluate, *args, **kwargs)
+
+    def _without_xla_if_it_cannot_compile(self, run, *args, **kwargs):
+        updates = int(self.optimizer.iterations.numpy()) if self.optimizer else 0
+        try:
+            return run(*args, **kwargs)
+        except tf.errors.OpError as error:
+            moved = self.optimizer and int(self.optimizer.iterations.numpy()) != updates
+            if getattr(self, "xla", OFF) in (OFF, TPU_COMPILER) or moved or not cannot_compile(
+                    error):
+                raise
+            reason = next((line.strip() for line in str(error).splitlines()
+                           if "compile" in line), "")
+            logging.warning("XLA (%s) cannot compile %s's step here, so it runs without XLA: "
+                            "%s", self.xla, type(self).__name__, reason[:300])
+            self.xla, self.jit_compile = OFF, False
+            self.train_function = self.test_function = self.predict_function = None
+            return run(*args, **kwargs)
 
     def on_each_replica(self, function):
         """`function` (tensors in, tensors out: a forward and backward pass) XLA-compiled on

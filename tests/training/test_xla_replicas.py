@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.distribute import mirrored_strategy
 
-from keras_mae import ViTBackbone, ViTClassifier
+from keras_mae import MaskedAutoencoder, ViTBackbone, ViTClassifier
 from keras_mae.models.presets import split_arguments
 from keras_mae.xla import OFF, PER_REPLICA, TPU_COMPILER, WHOLE_STEP, compiled_features, xla_scope
 
@@ -126,3 +126,21 @@ def test_fine_tuning_and_knn_features_under_xla_on_two_replicas_equal_one_device
         np.testing.assert_allclose(mirrored_run[1][name], single_run[1][name], rtol=1e-5)
     np.testing.assert_allclose(mirrored_run[2], single_run[2], rtol=1e-5)
     np.testing.assert_allclose(mirrored_run[3], single_run[3], rtol=1e-5, atol=1e-6)
+
+
+def test_a_step_xla_cannot_compile_runs_without_xla_after_one_warning(
+        mirrored, one_device_pretraining, monkeypatch, caplog):
+    original = MaskedAutoencoder._loss_and_gradients
+
+    def with_a_host_call(self, images, noise):  # numpy_function has no XLA kernel
+        loss, gradients = original(self, images, noise)
+        return tf.ensure_shape(tf.numpy_function(lambda x: x, [loss], tf.float32), []), gradients
+
+    monkeypatch.setattr(MaskedAutoencoder, "_loss_and_gradients", with_a_host_call)
+    model, weights, loss, held_out = pretrain_and_evaluate(mirrored)
+    assert (model.xla, model.jit_compile) == (OFF, False)
+    assert caplog.text.count("cannot compile MaskedAutoencoder's step here") == 1
+    assert "PyFunc" in caplog.text
+    _, single_weights, single_loss, _ = one_device_pretraining
+    assert_same_weights(weights, single_weights)  # the first, failed step trained nothing
+    np.testing.assert_allclose(loss, single_loss, rtol=1e-5)
