@@ -29,37 +29,40 @@ task does not have.
 
 
 def field_meanings(source):
-    """{"a.b": meaning} of every `config.a.b = ...` in `source`: the comment on the line it ends
-    on, else the comment block just above it (shared by the assignments that follow the block
-    without a comment of their own). The first assignment of a field with a comment wins."""
+    """{"a.b": meaning} of every `config.a.b = ...` in `source` that has a comment of its own:
+    the comment on the line it ends on, else the comment block directly above it. Where a later
+    config function comments the same field otherwise (e.g. `init_checkpoint` of evaluation),
+    its meaning follows, named by that function."""
     comments = {token.start[0]: token.string.lstrip("# ").strip()
                 for token in tokenize.generate_tokens(io.StringIO(source).readline)
                 if token.type == tokenize.COMMENT}
     lines = source.splitlines()
-    meanings, block, previous_end = {}, "", 0
-    for node in sorted(_assignments(ast.parse(source)), key=lambda n: n.lineno):
-        above = _comment_block_above(node.lineno, comments, lines)
-        if above:
-            block = above
-        elif node.lineno != previous_end + 1:  # not in the run of assignments below a block
-            block = ""
-        previous_end = node.end_lineno
-        meaning = comments.get(node.end_lineno) or block
+    meanings = {}
+    for function, node in _assignments(ast.parse(source)):
+        meaning = comments.get(node.end_lineno) or _comment_block_above(
+            node.lineno, comments, lines)
+        if not meaning:
+            continue
         path = _dotted(node.targets[0])
-        if meaning and path not in meanings:
+        if path not in meanings:
             meanings[path] = meaning
+        elif meaning not in meanings[path]:
+            meanings[path] += f" In `{function}()`: {meaning}"
     return meanings
 
 
 def _assignments(tree):
-    """The `config.<path> = value` statements of the module."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Attribute):
-            root = node.targets[0]
-            while isinstance(root, ast.Attribute):
-                root = root.value
-            if isinstance(root, ast.Name) and root.id == "config":
-                yield node
+    """(function name, statement) of the `config.<path> = value` statements, in source order."""
+    for function in tree.body:
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        for node in ast.walk(function):
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Attribute):
+                root = node.targets[0]
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                if isinstance(root, ast.Name) and root.id == "config":
+                    yield function.name, node
 
 
 def _dotted(target):

@@ -191,7 +191,7 @@ def run_bytes(config):
     """What a run writes, at most at once: the kept per-epoch checkpoints (and the one being
     written), the backups and the final model (and its SavedModel)."""
     checkpoints = min(config.keep_checkpoints or config.epochs, config.epochs) + 1
-    final_copies = 2 if config.export_saved_model else 1  # model.keras and the SavedModel
+    final_copies = 2 if config.get("export_saved_model") else 1  # model.keras, SavedModel
     init = config.get("init_checkpoint")
     if init:  # Its weights, with AdamW's two moments: an upper bound without loading it.
         one_checkpoint = 3 * _disk_size(pathlib.Path(init)) + _FILE_OVERHEAD

@@ -21,11 +21,10 @@ def default_config():
     config.model.mask_ratio = 0.75  # Fraction of patches removed per image (paper: 0.75).
     config.model.norm_pix_loss = True  # Targets normalised per patch (paper's default recipe).
     config.model.remat = False  # Recompute blocks in the backward pass: less memory, slower steps.
-    # The paper's ablations (table 1): decoder blocks (-1: the preset's; 0: BERT's one linear
-    # layer), BERT's mask tokens in the encoder, the loss on "masked" (paper) or "all" patches.
-    config.model.decoder_num_layers = -1
-    config.model.mask_token_in_encoder = False
-    config.model.loss_on = "masked"
+    # The paper's ablations (table 1):
+    config.model.decoder_num_layers = -1  # Decoder blocks: -1 the preset's; 0 one linear layer.
+    config.model.mask_token_in_encoder = False  # BERT's mask tokens in the encoder (table 1c).
+    config.model.loss_on = "masked"  # Loss on the "masked" patches (paper) or on "all".
 
     config.data = ml_collections.ConfigDict()
     config.data.source = "sample"  # "sample" (bundled Fashion-MNIST), "tfds" or "folder".
@@ -79,10 +78,9 @@ def default_config():
     config.knn = ml_collections.ConfigDict()  # Weighted k-NN of the encoder's features.
     config.knn.every_epochs = 0  # Pretraining: k-NN every N epochs (and the last); 0 = off.
     config.knn.bank_size = 10_000  # Labelled training images in the memory bank; 0 = all.
-    # Labelled images for the monitor when the training images have no labels: the bank's
-    # (a split, or a class-per-folder path) and the queries'; "" = data.train / data.eval.
-    config.knn.train = ""
-    config.knn.eval = ""
+    # For training images without labels, the monitor's labelled images:
+    config.knn.train = ""  # The bank's: a split, or a class-per-folder path; "" = data.train.
+    config.knn.eval = ""  # The queries': a split or a folder; "" = data.eval.
     config.knn.k = 20  # Neighbours (InstDisc / DINO: 20).
     config.knn.temperature = 0.07  # Softness of the neighbours' votes.
     config.export_saved_model = True  # Write <workdir>/saved_model for serving at the end.
@@ -144,7 +142,7 @@ def finetune_config():
     config.augment.mix_group_size = 32
     # (min, max) fractions of the sides of cutmix's box, instead of its alpha; () = off.
     config.augment.cutmix_minmax = ()
-    config.augment.label_smoothing = 0.1
+    config.augment.label_smoothing = 0.1  # Share of a label's weight spread over all classes.
     return config
 
 
@@ -181,6 +179,7 @@ def knn_config():
     config.task = "knn"
     config.init_checkpoint = ""  # The encoder: a .keras file, an official .pth or a HF folder.
     config.batch_size = 256  # Images per forward pass.
+    del config.export_saved_model  # A k-NN evaluation or an evaluation trains no model.
     config.knn.bank_size = 0
     _delete_pretraining_model_fields(config)
     del config.data.crop_scale, config.knn.every_epochs, config.optim, config.epochs
@@ -196,6 +195,8 @@ def evaluate_config():
     `.keras` file or a released `mae_finetuned_*.pth`)."""
     config = knn_config()
     config.task = "evaluate"
+    # The classifier: a fine-tuned .keras file or a released mae_finetuned_*.pth.
+    config.init_checkpoint = ""
     del config.knn
     config.augment = ml_collections.ConfigDict()
     config.augment.crop_fraction = 0.875  # Held-out images: centre crop of this share (224/256).

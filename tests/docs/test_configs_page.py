@@ -27,7 +27,7 @@ def test_every_field_of_every_task_is_on_the_page():
             assert f"| `{field}` |" in page, (task, field)
 
 
-def test_meanings_come_from_the_comment_beside_or_above():
+def test_each_field_has_a_comment_of_its_own_beside_or_above_and_per_function():
     source = ("def f():\n"
               "    config.a = 1  # Beside.\n"
               "    # Above, over\n"
@@ -36,6 +36,8 @@ def test_meanings_come_from_the_comment_beside_or_above():
               "    config.c = 3\n"
               "\n"
               "    config.d = 4\n"
-              "    config.a = 5  # A later comment does not win.\n")
+              "    config.a = 5  # Beside.\n"
+              "def g():\n"
+              "    config.b = 6  # What b means here.\n")
     assert _generator().field_meanings(source) == {
-        "a": "Beside.", "b": "Above, over two lines.", "c": "Above, over two lines."}
+        "a": "Beside.", "b": "Above, over two lines. In `g()`: What b means here."}
