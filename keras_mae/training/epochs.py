@@ -43,6 +43,11 @@ class StepProgbar(ExecutionSteps, keras.callbacks.ProgbarLogger):
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(self.steps_done - 1, logs)
 
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.target:  # an epoch all done before a resume: shown as of unknown length,
+            self.progbar.target = None  # as Keras 3.11+ show 0 (3.10 fails on log10(0))
+        super().on_epoch_end(epoch, logs)
+
 
 def fit_by_epoch(model, train_data, callbacks, epochs, steps_per_epoch, first_epoch=0,
                  first_step=0, **fit_options):
