@@ -9,16 +9,18 @@ import sys
 
 from absl import logging as absl_logging
 
-ENTRY_MODULES = (
-    "keras_mae.export", "keras_mae.visualize", "keras_mae.convert", "keras_mae.check",
-)
+ENTRY_MODULES = ("keras_mae.train", "keras_mae.export", "keras_mae.visualize",
+                 "keras_mae.convert", "keras_mae.check")
+ENTRY_SCRIPT = "keras-mae-train"  # keras_mae.train's console script, once installed
 
 
 def is_command_line(argv=None):
-    """Whether this process is `train.py` or `python -m keras_mae.<tool>`."""
+    """Whether this process is `train.py`, `keras-mae-train` or `python -m keras_mae.<tool>`."""
     argv = list(argv if argv is not None else getattr(sys, "orig_argv", sys.argv))
     if "-m" in argv[:-1]:
         return argv[argv.index("-m") + 1] in ENTRY_MODULES
+    if any(pathlib.Path(arg).name == ENTRY_SCRIPT for arg in argv[:2]):
+        return True
     scripts = [pathlib.Path(arg) for arg in argv[1:2] if arg.endswith(".py")]
     return any(s.name == "train.py" and (s.resolve().parent / "keras_mae").is_dir()
                for s in scripts)

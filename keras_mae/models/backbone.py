@@ -114,9 +114,9 @@ class ViTBackbone(keras.Model):
         """Patch tokens [B, N, D] -> [B, 1 + N, D]: the cls token prepended, the blocks applied."""
         pos_embed = ops.cast(self.pos_embed, self.compute_dtype)
         cls = ops.cast(self.cls_token, self.compute_dtype) + pos_embed[:, :1]
-        x = ops.concatenate(
-            [ops.tile(cls, (ops.shape(patch_tokens)[0], 1, 1)), patch_tokens], axis=1
-        )
+        # broadcast_to keeps the static [?, 1, D] where Keras 3.10's tile lost it.
+        cls = ops.broadcast_to(cls, (ops.shape(patch_tokens)[0], 1, self.hidden_dim))
+        x = ops.concatenate([cls, patch_tokens], axis=1)
         for block in self.blocks:
             x = block(x, training=training)
         return self.norm(x) if final_norm else x

@@ -13,6 +13,8 @@ Keras ends the epoch's last execution where the data ends instead (its step loop
 import keras
 import tensorflow as tf
 
+from keras_mae.training.callbacks.steps import ExecutionSteps
+
 
 class OneTraining(keras.callbacks.CallbackList):
     """The callbacks of one training made of several `fit` calls: the `on_train_begin` and
@@ -34,12 +36,17 @@ class OneTraining(keras.callbacks.CallbackList):
         super().on_train_end()
 
 
-class StepProgbar(keras.callbacks.ProgbarLogger):
-    """Keras' progress bar, which counts the epoch's last execution up to the epoch's end (Keras
-    numbers it as a whole `steps_per_execution`, e.g. 72/70)."""
+class StepProgbar(ExecutionSteps, keras.callbacks.ProgbarLogger):
+    """Keras' progress bar, counting the steps done on any Keras (3.10 numbers an execution by
+    its first step) and the epoch's last execution up to the epoch's end (not 72/70)."""
 
     def on_train_batch_end(self, batch, logs=None):
-        super().on_train_batch_end(min(batch, self.target - 1), logs)
+        super().on_train_batch_end(self.steps_done - 1, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.target:  # an epoch all done before a resume: shown as of unknown length,
+            self.progbar.target = None  # as Keras 3.11+ show 0 (3.10 fails on log10(0))
+        super().on_epoch_end(epoch, logs)
 
 
 def fit_by_epoch(model, train_data, callbacks, epochs, steps_per_epoch, first_epoch=0,

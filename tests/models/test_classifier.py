@@ -88,7 +88,7 @@ def test_probe_batch_norm_follows_the_references_running_statistics():
     """The probe's BatchNorm is the reference's `BatchNorm1d(affine=False, eps=1e-6)`, PyTorch
     momentum 0.1: after each training batch the moving mean is 0.9 x old + 0.1 x the batch's,
     as PyTorch's running mean (Keras' 0.99 default would move it ten times slower)."""
-    import torch
+    torch = pytest.importorskip("torch")
 
     classifier = ViTClassifier(_backbone(), num_classes=3, pooling="cls", head_batch_norm=True,
                                freeze_backbone=True)

@@ -19,6 +19,8 @@ TENSORFLOW_LINES = ("absl::InitializeLog", "oneDNN custom operations", "cuda")
     (["python", "-m", "keras_mae.export", "--checkpoint", "m.keras"], True),
     (["python", "-m", "keras_mae.visualize"], True),
     (["python", str(REPO / "train.py"), "--config", "configs/quickstart.py"], True),
+    (["/venv/bin/python", "/venv/bin/keras-mae-train", "--config", "c.py"], True),
+    (["python", "-m", "keras_mae.train"], True),
     (["python", "-m", "pytest", "tests"], False),
     (["python", "my_script.py"], False),
     (["python", "/elsewhere/train.py"], False),  # someone else's train.py

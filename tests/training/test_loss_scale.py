@@ -4,6 +4,7 @@ skipped are in the step logs (progress bar, history.json, TensorBoard), a run wh
 of an epoch was skipped stops in one line, and backups keep the scale."""
 
 import json
+import types
 
 import keras
 import numpy as np
@@ -57,8 +58,10 @@ def test_steps_the_loss_scale_skipped_are_counted_and_the_scale_logged(
 def epoch_of(policy, steps, loss_scale_skips, nan_skips=0):
     """`policy` driven by hand through an epoch of `steps` steps, one execution each."""
     policy.set_params({"steps": steps})
+    policy.set_model(types.SimpleNamespace(steps_per_execution=1))
     policy.on_epoch_begin(0)
     for step in range(steps):
+        policy.on_train_batch_begin(step)
         logs = {"loss": 1.0, "skipped_steps": float(min(step + 1, nan_skips)),
                 "loss_scale_skips": float(min(step + 1, loss_scale_skips)), "loss_scale": 4.0}
         policy.on_train_batch_end(step, logs)

@@ -2,6 +2,7 @@
 checkpoint, or skips the step ("skip"), which then changes no weight on any replica."""
 
 import json
+import types
 
 import keras
 import numpy as np
@@ -106,13 +107,15 @@ def test_skip_policy_skips_the_nan_step_and_finishes(monkeypatch, tmp_path, capl
 
 
 def executions(policy, steps, steps_per_execution, skipped_per_step):
-    """Feed `NonFiniteLossPolicy` one epoch's batch ends as Keras numbers them with
+    """Feed `NonFiniteLossPolicy` one epoch's executions as Keras 3.11+ numbers them with
     `steps_per_execution`; `skipped_per_step[i]` says whether step i was skipped."""
     callback = NonFiniteLossPolicy(policy, "workdir")
     callback.set_params({"steps": steps})
+    callback.set_model(types.SimpleNamespace(steps_per_execution=steps_per_execution))
     callback.on_epoch_begin(0)
-    for last in range(steps_per_execution - 1, steps + steps_per_execution - 1,
-                      steps_per_execution):
+    for first in range(0, steps, steps_per_execution):
+        last = first + steps_per_execution - 1
+        callback.on_train_batch_begin(first)
         callback.on_train_batch_end(last, {"skipped_steps": sum(skipped_per_step[:last + 1])})
     callback.on_epoch_end(0)
 

@@ -8,6 +8,7 @@ import math
 import signal
 import subprocess
 import sys
+import types
 
 import keras
 import numpy as np
@@ -256,12 +257,15 @@ def test_a_second_ctrl_c_quits_at_once_without_writing_a_backup(capsys):
 def test_an_epoch_whose_every_step_was_skipped_ends_the_run_and_a_partly_skipped_one_does_not(
         tmp_path):
     policy = NonFiniteLossPolicy("skip", tmp_path)
+    policy.set_model(types.SimpleNamespace(steps_per_execution=1))
     policy.on_epoch_begin(0)
     for batch, skipped in enumerate([1, 2, 2]):  # 2 of 3 steps skipped: the run goes on
+        policy.on_train_batch_begin(batch)
         policy.on_train_batch_end(batch, {"loss": 1.0, "skipped_steps": float(skipped)})
     policy.on_epoch_end(0)
     policy.on_epoch_begin(1)
     for batch in range(3):
+        policy.on_train_batch_begin(batch)
         policy.on_train_batch_end(batch, {"loss": 0.0, "skipped_steps": float(batch + 1)})
     with pytest.raises(TrainingStopped, match="Every one of the 3 steps of epoch 2 had a NaN or "
                                               "Inf loss and was skipped"):

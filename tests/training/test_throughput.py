@@ -1,5 +1,7 @@
 """`TrainingThroughput`: images per second of each epoch's steps after the first."""
 
+import types
+
 from keras_mae.training.callbacks import throughput
 from keras_mae.training.callbacks.throughput import TrainingThroughput
 
@@ -8,6 +10,7 @@ def test_images_per_second_leave_out_the_first_step_of_each_epoch(monkeypatch):
     now = [0.0]
     monkeypatch.setattr(throughput.time, "perf_counter", lambda: now[0])
     meter = TrainingThroughput(global_batch_size=64)
+    meter.set_model(types.SimpleNamespace(steps_per_execution=1))
     for epoch in range(2):
         logs = {}
         meter.on_epoch_begin(epoch)
@@ -24,6 +27,7 @@ def test_images_per_second_leave_out_the_first_step_of_each_epoch(monkeypatch):
 
 def test_an_epoch_of_one_step_logs_nothing():
     meter = TrainingThroughput(global_batch_size=8)
+    meter.set_model(types.SimpleNamespace(steps_per_execution=1))
     logs = {}
     meter.on_epoch_begin(0)
     meter.on_train_batch_begin(0)

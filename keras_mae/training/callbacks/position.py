@@ -2,16 +2,15 @@
 example (the data order is a function of (seed, epoch, position): a resumed run skips what it
 had read)."""
 
-import keras
+from keras_mae.training.callbacks.steps import ExecutionSteps
 
 
-class DataPosition(keras.callbacks.Callback):
+class DataPosition(ExecutionSteps):
     """The epoch under way (`epoch`) and how many of its steps are done (`step`).
 
     Keras numbers an epoch's steps from the start of its `fit` (a resumed epoch's `fit` starts
     at the step it resumed at, see `training.epochs`) and reports each execution of
-    `steps_per_execution` steps once, numbered by its last step; the epoch's last execution may
-    be shorter. First among the callbacks, so that every later one (a backup on Ctrl-C) sees
+    `steps_per_execution` steps once (`ExecutionSteps` counts them). First among the callbacks, so that every later one (a backup on Ctrl-C) sees
     the steps just done.
 
     Args:
@@ -29,7 +28,7 @@ class DataPosition(keras.callbacks.Callback):
         self._skipped = self.step
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step = self._skipped + min(batch + 1, self.params["steps"])
+        self.step = self._skipped + self.steps_done
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch, self.step = epoch + 1, 0

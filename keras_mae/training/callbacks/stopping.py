@@ -14,13 +14,14 @@ import keras
 from absl import logging
 
 from keras_mae.errors import Interrupted, TrainingStopped
+from keras_mae.training.callbacks.steps import ExecutionSteps
 
 
 def _step(model):
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
-class NonFiniteLossPolicy(keras.callbacks.Callback):
+class NonFiniteLossPolicy(ExecutionSteps):
     """Acts on training steps whose loss was NaN or Inf, which the model never applies (see
     `keras_mae.models.nonfinite`) and reports as `skipped_steps` in its logs: "stop" ends the run
     at the first one; "skip" goes on, reports the count of each epoch, and stops if a whole epoch
@@ -45,10 +46,7 @@ class NonFiniteLossPolicy(keras.callbacks.Callback):
             self._skipped = round(float(logs["skipped_steps"]))
         else:  # the running mean of the loss turns NaN/Inf with the first such step
             self._skipped = int(not math.isfinite(float(logs.get("loss", 0.0))))
-        # With steps_per_execution N, `batch` is the last step of an execution of N steps,
-        # which Keras numbers as a whole N even where the epoch ends within it.
-        epoch_steps = (self.params or {}).get("steps") or batch + 1
-        first, self._steps = self._steps + 1, min(batch + 1, epoch_steps)
+        first, self._steps = self._steps + 1, self.steps_done
         where = (f"at its step {first}" if first == self._steps
                  else f"in its steps {first}-{self._steps}")
         if self._skipped and self.policy == "stop":

@@ -3,14 +3,14 @@ and TensorBoard): the figure to compare designs and machines on."""
 
 import time
 
-import keras
+from keras_mae.training.callbacks.steps import ExecutionSteps
 
 
-class TrainingThroughput(keras.callbacks.Callback):
+class TrainingThroughput(ExecutionSteps):
     """Logs `train_images_per_sec` at each epoch's end: the images of the epoch's steps after
     its first execution (which may compile the step or wait for the input pipeline) over their
-    time. With `steps_per_execution` N, Keras reports one batch per execution, numbered by its
-    last step: each counts N steps, the epoch's last only up to the epoch's end.
+    time. With `steps_per_execution` N, Keras reports one batch per execution: each counts N
+    steps, the epoch's last only up to the epoch's end (`ExecutionSteps`).
 
     Args:
         global_batch_size: images per training step, over all replicas.
@@ -21,20 +21,15 @@ class TrainingThroughput(keras.callbacks.Callback):
         self.global_batch_size = global_batch_size
         self._start = None
         self._steps = 0
-        self._first_step = 0  # of the execution under way
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start, self._steps = None, 0
 
-    def on_train_batch_begin(self, batch, logs=None):
-        self._first_step = batch
-
     def on_train_batch_end(self, batch, logs=None):
-        epoch_steps = (self.params or {}).get("steps") or batch + 1
         if self._start is None:
             self._start = time.perf_counter()
         else:
-            self._steps += min(batch + 1, epoch_steps) - self._first_step
+            self._steps += self.steps_done - self._first_step
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self._steps:
