@@ -129,7 +129,7 @@ def test_fine_tuning_and_knn_features_under_xla_on_two_replicas_equal_one_device
 
 
 def test_a_step_xla_cannot_compile_runs_without_xla_after_one_warning(
-        mirrored, one_device_pretraining, monkeypatch, caplog):
+        one_device_pretraining, monkeypatch, caplog, restored_collective_keys):
     original = MaskedAutoencoder._loss_and_gradients
 
     def with_a_host_call(self, images, noise):  # numpy_function has no XLA kernel
@@ -137,6 +137,8 @@ def test_a_step_xla_cannot_compile_runs_without_xla_after_one_warning(
         return tf.ensure_shape(tf.numpy_function(lambda x: x, [loss], tf.float32), []), gradients
 
     monkeypatch.setattr(MaskedAutoencoder, "_loss_and_gradients", with_a_host_call)
+    fresh_collective_keys()
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     model, weights, loss, held_out = pretrain_and_evaluate(mirrored)
     assert (model.xla, model.jit_compile) == (OFF, False)
     assert caplog.text.count("cannot compile MaskedAutoencoder's step here") == 1
