@@ -24,8 +24,8 @@ QUICK = {
                  "--config.optim.warmup_epochs=0"],
     "linprobe": ["--config.batch_size=32", "--config.epochs=1", "--config.steps_per_epoch=2",
                  "--config.optim.warmup_epochs=0", "--config.export_saved_model=False"],
-    "knn": ["--config.batch_size=32", "--config.export_saved_model=False"],
-    "evaluate": ["--config.batch_size=10", "--config.export_saved_model=False"],
+    "knn": ["--config.batch_size=32"],
+    "evaluate": ["--config.batch_size=10"],
 }
 
 
