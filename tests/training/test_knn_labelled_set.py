@@ -44,7 +44,7 @@ def test_monitor_of_unlabelled_images_uses_the_labelled_set_and_agrees_with_the_
     knn.model.preset = config.model.preset
     knn.init_checkpoint = str(tmp_path / "pretrain" / "model.keras")
     knn.data.train, knn.data.eval = config.knn.train, config.knn.eval
-    knn.batch_size, knn.export_saved_model = 32, False
+    knn.batch_size = 32
     run_task(knn, tmp_path / "knn")
     task = json.loads((tmp_path / "knn" / "knn.json").read_text())
     assert history.history["knn_top1"][-1] == pytest.approx(task["knn_top1"], abs=1e-6)

@@ -35,7 +35,8 @@ def on_sample(config, batch_size=8):
         config.model.preset = "mae_vit_micro_patch4_28_grey"
     if "num_figure_images" in config:
         config.num_figure_images = 0
-    config.export_saved_model = False
+    if "export_saved_model" in config:
+        config.export_saved_model = False
     return config
 
 
