@@ -11,6 +11,7 @@ and the images/s of each setup, and writes it as JSON. On a CPU-only host the CP
 import json
 import platform
 import time
+import types
 
 import keras
 import numpy as np
@@ -19,7 +20,7 @@ from absl import flags
 
 from keras_mae import cli
 from keras_mae.models import MaskedAutoencoder, ViTBackbone
-from keras_mae.training.distribute import split_cpu
+from keras_mae.training.distribute import make_tpu_strategy, split_cpu
 
 _JSON = flags.DEFINE_string("json", "keras_mae_check.json", "Where to write the results.")
 _MIXED_PRECISION = flags.DEFINE_enum(
@@ -91,10 +92,8 @@ def strategies(tpu):
     if len(devices) > 1:
         found.append((f"{len(devices)} devices", tf.distribute.MirroredStrategy(devices)))
     if tpu:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        tpu_strategy = tf.distribute.TPUStrategy(resolver)
+        tpu_strategy = make_tpu_strategy(types.SimpleNamespace(tpu=tpu, tpu_zone="",
+                                                               tpu_project=""))
         found.append((f"TPU ({tpu_strategy.num_replicas_in_sync} cores)", tpu_strategy))
     return found
 

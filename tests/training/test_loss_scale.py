@@ -88,7 +88,9 @@ def test_a_killed_float16_run_resumes_with_the_loss_scale_it_had(
     assert history["loss_scale"][-1] == float(whole.optimizer.dynamic_scale) < 2.0**20
     assert 0 < history["loss_scale_skips"][0] < 12
 
-    killed_after_backup(monkeypatch, lambda workdir: pretrain(config, workdir), tmp_path / "k")
+    metadata = killed_after_backup(monkeypatch, lambda workdir: pretrain(config, workdir),
+                                   tmp_path / "k")
+    assert metadata["epoch"] == 1  # killed after epoch 1's backup, before epoch 2
     resumed, _ = pretrain(config, tmp_path / "k")
     assert float(resumed.optimizer.dynamic_scale) == float(whole.optimizer.dynamic_scale)
     for mine, theirs in zip(resumed.weights, whole.weights):
