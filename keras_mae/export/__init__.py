@@ -3,7 +3,8 @@
 Clients send images as they have them: channels-last [B, H, W, C] with values 0..255, any batch
 size. The signatures take float32 `images` (TF Serving converts JSON numbers); from Python the
 loaded functions take uint8 too. Signatures:
-- `serving_default`: images -> {"cls_token", "pooled"} encoder features [B, D];
+- `serving_default`: images -> {"cls_token", "pooled"} encoder features [B, D], and for a
+  classifier {"probabilities"} [B, classes] too;
 - `reconstruct`: images, seed -> {"masked", "reconstruction", "pasted"} [B, H, W, C] in 0..255
   and "mask" [B, L] (1 = removed); `reconstruct_with_noise`: images, noise [B, L] -> the same;
 - `classify` (classifiers): images -> {"probabilities"} [B, classes].
@@ -61,11 +62,16 @@ def _endpoints(model, pixels):
         return {k: tf.cast(v, tf.float32) for k, v in model.features(pixels.normalize(images)).items()}
 
     if isinstance(model, ViTClassifier):
-        def classify(images):
-            logits = tf.cast(model(pixels.normalize(images)), tf.float32)
-            return {"probabilities": tf.nn.softmax(logits)}
+        def predict(images):
+            found = model.features(pixels.normalize(images))
+            logits = tf.cast(model.logits(found["pooled"]), tf.float32)
+            return {**{k: tf.cast(v, tf.float32) for k, v in found.items()},
+                    "probabilities": tf.nn.softmax(logits)}
 
-        return {"serving_default": (features, []), "classify": (classify, [])}
+        def classify(images):
+            return {"probabilities": predict(images)["probabilities"]}
+
+        return {"serving_default": (predict, []), "classify": (classify, [])}
 
     def reconstruct_with_noise(images, noise):
         outputs = model.reconstruct(pixels.normalize(images), noise=noise)
@@ -88,7 +94,8 @@ def export_saved_model(model, path, mean, std):
 
     Args:
         model: a `MaskedAutoencoder` (signatures serving_default, reconstruct,
-            reconstruct_with_noise) or a `ViTClassifier` (serving_default, classify).
+            reconstruct_with_noise) or a `ViTClassifier` (serving_default: features and
+            probabilities; classify: probabilities).
         path: the folder to write.
         mean, std: the per-channel data normalisation (0..1) the model was trained with.
     """

@@ -97,7 +97,10 @@ class ViTClassifier(Task):
         return {"cls_token": tokens[:, 0], "pooled": pooled}
 
     def call(self, images, training=False):
-        pooled = self.features(images, training=training)["pooled"]
+        return self.logits(self.features(images, training=training)["pooled"], training=training)
+
+    def logits(self, pooled, training=False):
+        """[B, classes] class scores of pooled features [B, D] (what `call` ends with)."""
         return self.head(self.head_norm(pooled, training=training))
 
     def train_step(self, data):

@@ -89,3 +89,31 @@ def test_every_block_of_the_guide_runs_in_order(small_cifar_folder, tmp_path):
     predictions = [line for line in outputs[-2].splitlines() if " -> " in line]
     assert len(predictions) == 4  # the served classifier named a class for each test image
     assert (runs / "bands.keras").exists()
+
+
+def guide_centre_crop():
+    """The `centre_crop` function that the guide's section 6 defines, taken out of its block."""
+    block = next(text for language, text in guide_blocks() if "def centre_crop" in text)
+    imports, definition = block.split("\n\n\n")[:2]
+    namespace = {}
+    exec(f"{imports}\n{definition}", namespace)
+    return namespace["centre_crop"]
+
+
+@pytest.mark.parametrize("crop_fraction", [1.0, 0.875])
+def test_the_guides_client_crops_as_evaluation_does(tmp_path, crop_fraction):
+    """A client that squashed non-square images would feed the classifier shapes it never saw."""
+    import numpy as np
+    from PIL import Image
+
+    from keras_mae.data.classification import centre_crop
+
+    wide = np.random.default_rng(0).integers(0, 256, (6, 9, 3), dtype=np.uint8)
+    wide = np.asarray(Image.fromarray(wide).resize((135, 90), Image.BICUBIC))  # smooth, 3:2
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    client = guide_centre_crop()(tmp_path / "wide.png", size=64, crop_fraction=crop_fraction)
+    evaluation = np.asarray(centre_crop(wide, (64, 64), crop_fraction))
+    squashed = np.asarray(Image.fromarray(wide).resize((64, 64), Image.BICUBIC), np.float32)
+    assert client.shape == evaluation.shape == (64, 64, 3)
+    assert np.abs(client - evaluation).mean() < 2.0
+    assert np.abs(squashed - evaluation).mean() > 5 * np.abs(client - evaluation).mean()
