@@ -1,6 +1,11 @@
 """CIFAR-10 from a class-per-folder JPEG tree (or TFDS) with the ViT-Tiny/4 preset, for every
 task: `--config configs/cifar10.py:<task>` (pretrain when no task is given).
 
+A starting point at the paper's recipe scaled to CIFAR (400 epochs), not the recipe behind the
+README's results: those are `experiments/cifar10/` (the micro preset, 50 epochs, settings chosen
+on held-out images). Its linear probe keeps the paper's cls token at base lr 0.1, meant for
+batch 16384; at small batches a higher base lr probes far better (results/cifar10_probe_lr.json).
+
     python train.py --config configs/cifar10.py --workdir runs/cifar10 \
         --config.data.train=/data/cifar10/train --config.data.eval=/data/cifar10/test
     python train.py --config configs/cifar10.py --config.data.source=tfds \
