@@ -35,6 +35,10 @@ def load(source, image_size=None, expect=(MaskedAutoencoder, ViTClassifier, ViTB
             preset completes what the weights' shapes do not tell). Not for `.keras` files,
             which hold their whole configuration.
 
+    Returns:
+        A `MaskedAutoencoder`, `ViTClassifier` or `ViTBackbone` (whichever `source` holds),
+        built and with its weights.
+
     Raises:
         InputError: `source` is none of these, does not exist, cannot be read, or holds
             another kind of model than `expect`.

@@ -8,12 +8,30 @@ from keras import ops
 
 
 def scaled_learning_rate(base_lr, global_batch_size):
-    """The linear scaling rule: lr = base_lr * global_batch / 256."""
+    """The linear scaling rule: lr = base_lr * global_batch / 256.
+
+    Args:
+        base_lr: the paper's base learning rate (e.g. 1.5e-4 for pretraining).
+        global_batch_size: the batch of one update over all replicas (and accumulated steps).
+
+    Returns:
+        The float learning rate.
+    """
     return base_lr * global_batch_size / 256
 
 
 def warmup_cosine(peak_lr, total_steps, warmup_steps, min_lr=0.0):
-    """Linear warmup from 0 to `peak_lr` over `warmup_steps`, then cosine down to `min_lr`."""
+    """Linear warmup from 0 to `peak_lr` over `warmup_steps`, then cosine down to `min_lr`.
+
+    Args:
+        peak_lr: the learning rate at the end of the warmup.
+        total_steps: the steps of the whole run, warmup included.
+        warmup_steps: the warmup's steps (at most `total_steps`).
+        min_lr: the learning rate at the last step.
+
+    Returns:
+        A `keras.optimizers.schedules.CosineDecay` of the step.
+    """
     warmup_steps = min(warmup_steps, total_steps)
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=0.0,
@@ -28,7 +46,12 @@ def warmup_cosine(peak_lr, total_steps, warmup_steps, min_lr=0.0):
 class PerUpdate(keras.optimizers.schedules.LearningRateSchedule):
     """`schedule` held for each update of gradient accumulation: the lr of every step of an
     update is the lr of its first step, as the reference sets it every `accum_iter` steps.
-    (Keras' accumulating optimizers evaluate their schedule at the step count.)"""
+    (Keras' accumulating optimizers evaluate their schedule at the step count.)
+
+    Args:
+        schedule: a `LearningRateSchedule` of the step.
+        accumulation_steps: the steps of one update (`gradient_accumulation_steps`).
+    """
 
     def __init__(self, schedule, accumulation_steps):
         self.schedule = schedule
@@ -49,16 +72,36 @@ class PerUpdate(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def no_weight_decay_variables(model):
-    """Norm scales and offsets and biases: every weight with <= 1 dim. As the reference's
-    pretraining (timm's `add_weight_decay` without a skip list), the cls and mask tokens
-    ([1, 1, D]) are decayed."""
+    """The variables pretraining does not decay: norm scales and offsets and biases, every
+    trainable weight with <= 1 dim. As the reference's pretraining (timm's `add_weight_decay`
+    without a skip list), the cls and mask tokens ([1, 1, D]) are decayed.
+
+    Args:
+        model: a built Keras model.
+
+    Returns:
+        A list of `model`'s trainable variables.
+    """
     return [v for v in model.trainable_variables if len(v.shape) <= 1]
 
 
 def pretraining_adamw(model, learning_rate, weight_decay=0.05, beta_1=0.9, beta_2=0.95,
                       **kwargs):
-    """AdamW over `model` with weight decay only on matrices and convolution kernels; `kwargs`
-    go to Keras' optimizer (e.g. `gradient_accumulation_steps`, `global_clipnorm`)."""
+    """The paper's pretraining optimiser: AdamW with weight decay only on matrices and
+    convolution kernels (appendix A.1).
+
+    Args:
+        model: the built model whose variables it will train.
+        learning_rate: a float or a schedule (the paper: 1.5e-4 x batch / 256).
+        weight_decay: decoupled weight decay (the paper: 0.05).
+        beta_1: Adam's first-moment decay (the paper: 0.9).
+        beta_2: Adam's second-moment decay (the paper: 0.95).
+        **kwargs: Keras' optimizer arguments, e.g. `gradient_accumulation_steps`,
+            `global_clipnorm`.
+
+    Returns:
+        A `keras.optimizers.AdamW`.
+    """
     optimizer = keras.optimizers.AdamW(
         learning_rate=learning_rate, weight_decay=weight_decay, beta_1=beta_1, beta_2=beta_2,
         **kwargs,
@@ -69,7 +112,15 @@ def pretraining_adamw(model, learning_rate, weight_decay=0.05, beta_1=0.9, beta_
 
 def vit_layer_id(path, num_layers):
     """The reference's layer index of a classifier weight: 0 for the embeddings (patch, cls token,
-    positions), i + 1 for block i, num_layers + 1 for what follows the blocks (norms, head)."""
+    positions), i + 1 for block i, num_layers + 1 for what follows the blocks (norms, head).
+
+    Args:
+        path: the weight's Keras path (`variable.path`): a "block_<i>" part names its block.
+        num_layers: the backbone's transformer blocks.
+
+    Returns:
+        The int layer index, 0..num_layers + 1.
+    """
     parts = path.split("/")
     for part in parts:
         if part.startswith("block_"):
@@ -92,7 +143,10 @@ class LayerDecayAdamW(keras.optimizers.Adam):
         num_layers: the backbone's transformer blocks.
         layer_decay: lr factor per layer from the head down (the paper: 0.65 ViT-B, 0.75 L/H).
         weight_decay: decoupled weight decay (the paper: 0.05).
-        beta_1, beta_2, epsilon: Adam's.
+        beta_1: Adam's first-moment decay.
+        beta_2: Adam's second-moment decay.
+        epsilon: Adam's epsilon.
+        **kwargs: Keras' optimizer arguments, e.g. `global_clipnorm`.
     """
 
     def __init__(self, learning_rate, num_layers, layer_decay=0.75, weight_decay=0.05,
@@ -140,6 +194,7 @@ class LARS(keras.optimizers.Optimizer):
         weight_decay: L2 decay added to each matrix's update (the paper's probing: 0).
         momentum: SGD momentum.
         trust_coefficient: the update's norm as a share of the weight's norm.
+        **kwargs: Keras' optimizer arguments, e.g. `gradient_accumulation_steps`.
     """
 
     def __init__(self, learning_rate, weight_decay=0.0, momentum=0.9, trust_coefficient=0.001,

@@ -156,8 +156,21 @@ def load_hf_checkpoint(path, preset=None, image_size=None, **overrides):
     The architecture, mask ratio, norm-pix setting and LayerNorm epsilon come from its
     `config.json`; `preset` and `overrides` replace them where given (the image size the
     weights were trained at excepted). A checkpoint of the encoder alone (`ViTMAEModel`) leaves
-    the decoder freshly initialised. `image_size` fits the position tables to another size (see
-    `keras_mae.load`).
+    the decoder freshly initialised.
+
+    Args:
+        path: a folder with a ViTMAE `config.json` and `model.safetensors` or
+            `pytorch_model.bin` (or their sharded forms), as `save_pretrained` writes it.
+        preset: a preset name whose architecture replaces the config's.
+        image_size: an int or (height, width) to fit the position tables to (see
+            `keras_mae.load`); None: the size the weights were trained at.
+        **overrides: `MaskedAutoencoder` or `ViTBackbone` arguments, e.g. `norm_pix_loss`.
+
+    Returns:
+        A `MaskedAutoencoder` with the checkpoint's weights.
+
+    Raises:
+        InputError: the folder holds no ViTMAE checkpoint, or one that cannot be read.
     """
     folder = pathlib.Path(path)
     try:

@@ -57,7 +57,9 @@ def to_keras_hub(model_or_backbone, directory, mean, std):
             `ViTClassifier` with `pooling="cls"` (a `ViTImageClassifier` preset: encoder and
             head, the probe's BatchNorm folded into the head).
         directory: the preset folder to create (must not hold files yet).
-        mean, std: the per-channel data normalisation (0..1) the model was trained with.
+        mean: the per-channel data mean (0..1) the model was trained with (one value, or
+            one per channel), stored as the preset's image converter.
+        std: the per-channel standard deviation (0..1), likewise.
 
     Returns:
         The `keras_hub.models.ViTBackbone` (or `ViTImageClassifier`) that was saved.
@@ -103,8 +105,19 @@ def from_keras_hub(directory, **overrides):
     keras-hub's learned position table is kept as the backbone's position table, fixed
     (`trainable_pos_embed=False`, as MAE pretraining holds it; fine-tuning makes it trainable).
     Biases the preset leaves out (`use_mha_bias=False`, ...) become zeros; dropout settings
-    are not carried (keras_mae's encoder has none). `overrides` set other `ViTBackbone`
-    arguments (e.g. `drop_path_rate`).
+    are not carried (keras_mae's encoder has none).
+
+    Args:
+        directory: a keras-hub ViT preset folder (`ViTBackbone` or `ViTImageClassifier`).
+        **overrides: other `ViTBackbone` arguments (e.g. `drop_path_rate`).
+
+    Returns:
+        A keras_mae `ViTBackbone` with the preset's weights.
+
+    Raises:
+        InputError: the preset is no keras-hub ViT, has non-square patches or no class
+            token, or `overrides` change the weights' shapes.
+        MissingDependency: keras-hub is not installed.
     """
     from keras_mae.models.backbone import ViTBackbone
 

@@ -208,9 +208,21 @@ def load_official_checkpoint(path, preset=None, image_size=None, **overrides):
 
     Pretrained encoders give a `MaskedAutoencoder` whose decoder is freshly initialised; the
     visualisation checkpoints give encoder and decoder; fine-tuned ones give a `ViTClassifier`.
-    The preset is inferred from the shapes when not given; `overrides` set other constructor
-    arguments (e.g. `norm_pix_loss=True` for models trained with it, which weights do not tell);
-    `image_size` fits the position tables to another size (see `keras_mae.load`).
+    Args:
+        path: the `.pth` file ({"model": state dict}, as the paper's code saves it).
+        preset: the preset that completes what the weights' shapes do not tell; None: inferred
+            from the shapes.
+        image_size: an int or (height, width) to fit the position tables to (see
+            `keras_mae.load`); None: the size of the checkpoint's position table.
+        **overrides: other constructor arguments, e.g. `norm_pix_loss=True` for models
+            trained with it, which the weights do not tell.
+
+    Returns:
+        A `MaskedAutoencoder` or a `ViTClassifier` with the checkpoint's weights.
+
+    Raises:
+        InputError: the file cannot be read, or holds no model of this architecture.
+        MissingDependency: PyTorch is not installed.
     """
     state = read_pth(path)
     try:

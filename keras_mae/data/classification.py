@@ -52,15 +52,45 @@ def make_classification_dataset(
     `first_epoch` (from its step `first_step`) to `epochs`, in a new order each epoch; the crop,
     flip, RandAugment and erasing of each image and the mixing of each batch are seeded by
     (seed, position in the run) (keras-cv's RandAugment, `rand_augment_policy="keras_cv"`,
-    draws from its own generator).
-    `rand_augment_policy` (a timm policy string, "keras_cv", or "" for none),
-    `erase_probability`, `mixup_alpha`/`cutmix_alpha` (0 = off; see
-    `keras_mae.data.mixing.mix_batch` for `mixup_prob`, `mixup_switch_prob`, `cutmix_minmax`
-    and `mix_group_size`)
-    and `label_smoothing` select the fine-tuning recipe; all off is the probing recipe, whose
-    `crop_sampler` is "probe" (the reference's `util/crop.py`; see `keras_mae.data.augment`).
-    `share` (a `WorkerShare`): training reads and augments only this worker's images, zeros
-    elsewhere, unless mixing groups would span workers' images (see `keras_mae.data.worker_share`).
+    draws from its own generator). RandAugment, erasing, mixing and label smoothing are the
+    fine-tuning recipe; all off is the probing recipe.
+
+    Args:
+        source: an `ImageSource` with class names (labels 0 .. classes - 1).
+        image_size: (height, width) the model takes.
+        mean: the per-channel mean of the data in 0..1.
+        std: the per-channel standard deviation of the data in 0..1.
+        batch_size: global batch size.
+        training: augmented training epochs (True), or the held-out images centre-cropped,
+            once, in order (False).
+        seed: seeds the order, every augmentation and the mixing.
+        crop_scale: the crop's area range (fine-tuning: 0.08-1).
+        rand_augment_policy: a timm policy string, "keras_cv", or "" for none.
+        erase_probability: random erasing's probability per image (0: off).
+        mixup_alpha: MixUp's Beta parameter (0: off).
+        cutmix_alpha: CutMix's Beta parameter (0: off).
+        label_smoothing: the targets' smoothing (0: one-hot).
+        crop_fraction: held-out images: the centre crop's share of the shorter side.
+        first_epoch: the first training epoch the dataset yields.
+        epochs: the epoch the training dataset ends before.
+        steps_per_epoch: batches per epoch (default: every full batch of the source).
+        mixup_prob: see `keras_mae.data.mixing.mix_batch`.
+        mixup_switch_prob: see `keras_mae.data.mixing.mix_batch`.
+        cutmix_minmax: see `keras_mae.data.mixing.mix_batch`.
+        crop_sampler: "torchvision" (RandomResizedCrop) or "probe" (the reference's
+            `util/crop.py`); see `keras_mae.data.augment`.
+        mix_group_size: see `keras_mae.data.mixing.mix_batch`.
+        first_step: the steps of `first_epoch` left out (a run resumed mid-epoch ran them).
+        share: a `WorkerShare`: training reads and augments only this worker's images, zeros
+            elsewhere, unless mixing groups would span workers' images (see
+            `keras_mae.data.worker_share`).
+
+    Returns:
+        A `tf.data.Dataset` of (float32 images [B, H, W, C], float32 targets [B, classes]
+        summing to 1).
+
+    Raises:
+        InputError: `source` has no labels.
     """
     if not source.num_classes:
         raise InputError(

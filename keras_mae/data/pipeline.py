@@ -60,7 +60,7 @@ def epoch_examples(source, seed, first_epoch, last_epoch, examples_per_epoch,
 def make_dataset(source, image_size, mean, std, batch_size, training=True, seed=0,
                  crop_scale=(0.2, 1.0), drop_remainder=None, first_epoch=0, epochs=1,
                  steps_per_epoch=None, first_step=0, share=None):
-    """An `ImageSource` -> batches of normalised float32 images [B, H, W, C].
+    """Batches of normalised images for pretraining (`MaskedAutoencoder.fit`).
 
     Training yields `steps_per_epoch` batches (default: every full batch of the source) for
     each epoch from `first_epoch` to `epochs`, a new order and new augmentations each epoch,
@@ -70,17 +70,23 @@ def make_dataset(source, image_size, mean, std, batch_size, training=True, seed=
     Args:
         source: an `ImageSource` (see `from_folder`, `from_tfds`, `from_arrays`).
         image_size: (height, width) the model takes.
-        mean, std: per-channel normalisation of the data in 0..1.
+        mean: the per-channel mean of the data in 0..1 (one value, or one per channel).
+        std: the per-channel standard deviation of the data in 0..1.
         batch_size: global batch size.
         training: augmented epochs (True) or the held-out pass (False).
         seed: seeds the order and every crop and flip.
         crop_scale: RandomResizedCrop area range (the paper: 0.2-1).
         drop_remainder: drop a last partial batch (default: when training).
-        first_epoch, epochs, steps_per_epoch: the training epochs the dataset yields (a resumed
-            run starts at its backup's epoch).
+        first_epoch: the first training epoch the dataset yields (a resumed run starts at its
+            backup's epoch).
+        epochs: the epoch the training dataset ends before.
+        steps_per_epoch: batches per epoch (default: every full batch of the source).
         first_step: the steps of `first_epoch` left out (a run resumed mid-epoch ran them).
         share: a `WorkerShare`: training reads and augments only this worker's images, zeros
             elsewhere (see `keras_mae.data.worker_share`).
+
+    Returns:
+        A `tf.data.Dataset` of float32 [B, H, W, C] batches, B = `batch_size`.
     """
     normalization = PixelNormalization(mean, std)
     image_size = tuple(image_size)
@@ -111,8 +117,21 @@ def make_dataset(source, image_size, mean, std, batch_size, training=True, seed=
 
 
 def labelled_batches(source, image_size, mean, std, batch_size, count=0, seed=0):
-    """(normalised images, int labels) batches of `source`, resized without augmentation: all
-    of it in order, or a fixed random subset of `count` examples (e.g. a k-NN memory bank)."""
+    """Labelled batches of `source`, resized without augmentation: all of it in order, or a
+    fixed random subset of `count` examples (e.g. a k-NN memory bank).
+
+    Args:
+        source: an `ImageSource`.
+        image_size: (height, width) the model takes.
+        mean: the per-channel mean of the data in 0..1.
+        std: the per-channel standard deviation of the data in 0..1.
+        batch_size: images per batch (the last may be smaller).
+        count: the size of the subset; 0: every example.
+        seed: which subset.
+
+    Returns:
+        A `tf.data.Dataset` of (float32 images [B, H, W, C], int64 labels [B]).
+    """
     normalization = PixelNormalization(mean, std)
     dataset = source.subset(count, seed) if count else source.dataset
     dataset = dataset.map(

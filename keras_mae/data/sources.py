@@ -31,12 +31,21 @@ class ImageSource:
     `epoch_order`, for sources read in sequence (TFDS stored as TFRecord), maps a seed ([2]
     int64) to the examples in an order drawn from it (e.g. files shuffled), which training
     pipelines then pass through a shuffle buffer.
+
+    Attributes:
+        dataset: the (image uint8 [H, W, C], label int64) pairs in a fixed order; label -1
+            where the source has none.
+        num_examples: how many pairs `dataset` yields.
+        class_names: the names of the labels 0, 1, ..., or () without labels.
+        files: the image files read, for sources made of files.
+        read: index -> (image, label), or None.
+        epoch_order: seed -> the examples in an order drawn from it, or None.
     """
 
     dataset: tf.data.Dataset
     num_examples: int
     class_names: tuple = ()
-    files: tuple = ()  # The image files read, for sources made of files.
+    files: tuple = ()
     read: typing.Optional[typing.Callable] = None
     epoch_order: typing.Optional[typing.Callable] = None
 
@@ -60,7 +69,21 @@ class ImageSource:
 
 
 def from_arrays(images, labels=None, class_names=(), num_channels=None):
-    """Images [N, H, W] or [N, H, W, C] (uint8, or floats in 0..255) and optional labels [N]."""
+    """An `ImageSource` of images in memory, with random access.
+
+    Args:
+        images: [N, H, W] or [N, H, W, C], uint8 or floats in 0..255 (clipped, then cast to
+            uint8).
+        labels: [N] ints, or None (labels -1).
+        class_names: the names of the labels 0, 1, ...
+        num_channels: the channels to deliver (1 and 3 convert into each other); None keeps C.
+
+    Returns:
+        An `ImageSource` of (uint8 [H, W, C], int64) pairs.
+
+    Raises:
+        InputError: the array is empty or not of images, or its channels do not convert.
+    """
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
@@ -85,8 +108,15 @@ SAMPLE_SPLITS = {"all": slice(None), "train": slice(None, 9000), "validation": s
 
 
 def sample_source(split="train", num_channels=None):
-    """The bundled Fashion-MNIST sample (grey): "train" (first 9,000), "validation" (last 1,000)
-    or "all"."""
+    """The bundled Fashion-MNIST sample: 10,000 grey 28x28 images with 10 labelled classes.
+
+    Args:
+        split: "train" (the first 9,000), "validation" (the last 1,000) or "all".
+        num_channels: 1 (as stored), 3 (converted to RGB), or None (1).
+
+    Returns:
+        An `ImageSource` with random access.
+    """
     if split not in SAMPLE_SPLITS:
         raise InputError(f"Unknown sample split {split!r}; use one of {sorted(SAMPLE_SPLITS)}.")
     images, labels = fashion_mnist_sample()
@@ -103,6 +133,18 @@ def from_folder(path, num_channels=3, require_labels=False):
     A slice after the path takes part of the files, in a fixed shuffled order, as TFDS splits
     do: `cifar10/train[:45000]` and `cifar10/train[45000:]` (or `[:90%]`, `[90%:]`) are two
     disjoint parts, e.g. for choosing settings on held-out training images.
+
+    Args:
+        path: the folder, optionally with a slice: "photos/", "cifar10/train[:90%]".
+        num_channels: the channels every image is decoded to (1 grey, 3 RGB).
+        require_labels: refuse a folder without class subfolders.
+
+    Returns:
+        An `ImageSource` with random access, `files` listing the images (JPEG, PNG, BMP, GIF).
+
+    Raises:
+        InputError: the folder does not exist, holds no image, has no class subfolders where
+            `require_labels`, or its slice is empty.
     """
     path, part = _split_slice(str(path))
     root = pathlib.Path(path).expanduser()

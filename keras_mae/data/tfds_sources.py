@@ -28,6 +28,21 @@ def from_tfds(name, split="train", data_dir=None, download=True, image_key="imag
 
     Unknown names, and data sets that are not prepared when `download` is False, are refused
     at once with what to do (instead of TFDS' list of every data set, or its download retries).
+
+    Args:
+        name: the TFDS name, e.g. "cifar10" or "imagenet2012:5.1.0".
+        split: a TFDS split, slices included: "train", "train[:95%]".
+        data_dir: where the data set is prepared; None: TFDS' default (~/tensorflow_datasets).
+        download: download and prepare it (as ArrayRecord) if it is not prepared yet.
+        image_key: the feature holding the image.
+        label_key: the feature holding the label (-1 where the data set has none).
+        num_channels: the channels to deliver (1 and 3 convert); None keeps the data set's.
+
+    Returns:
+        An `ImageSource` of (uint8 [H, W, C], int64) pairs.
+
+    Raises:
+        InputError: an unknown name or split, or a data set not prepared with `download` off.
     """
     import tensorflow_datasets as tfds
 

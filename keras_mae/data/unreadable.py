@@ -13,7 +13,14 @@ from keras_mae.data.sources import decode_file
 
 
 def find_unreadable(files):
-    """[(file, reason)] for each of `files` that cannot be read and decoded as an image."""
+    """The files that cannot be read and decoded as an image, each decoded once, in parallel.
+
+    Args:
+        files: image file paths, e.g. `ImageSource.files`.
+
+    Returns:
+        A list of (file, reason) pairs, in the order of `files`; [] when all decode.
+    """
     if not files:
         return []
 

@@ -24,7 +24,16 @@ from keras_mae.models import ViTClassifier
 
 
 def masking_noise(seed, batch_size, num_patches):
-    """The masking noise [B, L] that the `reconstruct` signature draws for an integer `seed`."""
+    """The masking noise that the `reconstruct` signature draws for an integer `seed`.
+
+    Args:
+        seed: an int (or int tensor); equal seeds give equal masks.
+        batch_size: B.
+        num_patches: L, the model's patches per image.
+
+    Returns:
+        [B, L] float32 noise in [0, 1), as `reconstruct_with_noise` takes it.
+    """
     seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
     return tf.random.stateless_uniform((batch_size, num_patches), seed=seed, alg="philox")
 
@@ -92,12 +101,20 @@ def _endpoints(model, pixels):
 def export_saved_model(model, path, mean, std):
     """Write `model` as a SavedModel at `path`, the normalisation inside.
 
+    The signatures take images as clients have them (see the module's docstring): float32
+    `images` [B, H, W, C] in 0..255 at the model's image size (uint8 too, from Python).
+
     Args:
         model: a `MaskedAutoencoder` (signatures serving_default, reconstruct,
             reconstruct_with_noise) or a `ViTClassifier` (serving_default: features and
             probabilities; classify: probabilities).
-        path: the folder to write.
-        mean, std: the per-channel data normalisation (0..1) the model was trained with.
+        path: the folder to write (a str or path; any `tf.io.gfile` location).
+        mean: the per-channel data mean (0..1) the model was trained with: one value, or one
+            per channel.
+        std: the per-channel standard deviation (0..1), as many values as `mean`.
+
+    Raises:
+        InputError: `mean` and `std` do not match each other or the model's channels.
     """
     pixels = _Pixels(model, mean, std)
     archive = keras.export.ExportArchive()

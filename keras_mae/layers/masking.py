@@ -11,7 +11,18 @@ from keras_mae.errors import InputError
 
 
 def num_visible(num_patches, mask_ratio):
-    """How many patches stay visible: `int(L * (1 - mask_ratio))`, as the reference."""
+    """How many patches stay visible: `int(L * (1 - mask_ratio))`, as the reference.
+
+    Args:
+        num_patches: L, the patches of an image.
+        mask_ratio: the fraction removed, in [0, 1).
+
+    Returns:
+        The int count of visible patches, at least 1.
+
+    Raises:
+        InputError: `mask_ratio` is outside [0, 1) or leaves no patch visible.
+    """
     if not 0.0 <= mask_ratio < 1.0:
         raise InputError(
             f"mask_ratio must be in [0, 1), got {mask_ratio}. The paper uses 0.75; "
@@ -27,12 +38,17 @@ def num_visible(num_patches, mask_ratio):
 
 
 def random_masking(noise, keep):
-    """Masking from noise [B, L]: patches with the `keep` smallest noise values stay visible.
+    """Masking from noise: patches with the `keep` smallest noise values stay visible.
+
+    Args:
+        noise: [B, L] float, one value per patch (uniform in the paper); equal noise gives
+            equal masks on any device.
+        keep: the number of visible patches K (`num_visible`).
 
     Returns:
-        ids_keep: [B, keep] indices of the visible patches, in shuffled order.
+        ids_keep: [B, K] int indices of the visible patches, in shuffled order.
         mask: [B, L] float32, 1 where a patch is removed, 0 where visible, in original order.
-        ids_restore: [B, L] the permutation that undoes the shuffle.
+        ids_restore: [B, L] int, the permutation that undoes the shuffle.
     """
     ids_shuffle = ops.argsort(noise, axis=1)
     ids_restore = ops.argsort(ids_shuffle, axis=1)
@@ -42,7 +58,14 @@ def random_masking(noise, keep):
 
 
 def take_tokens(tokens, indices):
-    """tokens [B, L, D], indices [B, K] -> [B, K, D], row `indices[b, k]` of sample b.
+    """The rows `indices` of each sample's tokens.
+
+    Args:
+        tokens: [B, L, D] of any dtype.
+        indices: [B, K] int, row `indices[b, k]` of sample b is the output's row k.
+
+    Returns:
+        [B, K, D] tokens of the dtype of `tokens`.
 
     One gather of whole token rows: `ops.take_along_axis` would broadcast the indices over D,
     transpose, gather element by element and scatter element by element in the backward pass.

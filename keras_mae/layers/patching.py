@@ -33,7 +33,15 @@ def check_patch_grid(image_size, patch_size):
 
 
 def patchify(images, patch_size):
-    """Images [B, H, W, C] -> patches [B, L, p*p*C], L = (H/p)*(W/p), rows of patches first."""
+    """Cut images into flattened patches, rows of patches first (the reference's order).
+
+    Args:
+        images: [B, H, W, C] of any dtype, H and W multiples of `patch_size`.
+        patch_size: p, the side of the square patches.
+
+    Returns:
+        [B, L, p*p*C] of the dtype of `images`, L = (H/p)*(W/p).
+    """
     _, height, width, channels = images.shape
     rows, cols = height // patch_size, width // patch_size
     x = ops.reshape(images, (-1, rows, patch_size, cols, patch_size, channels))
@@ -42,7 +50,17 @@ def patchify(images, patch_size):
 
 
 def unpatchify(patches, patch_size, grid_size, channels):
-    """Patches [B, L, p*p*C] -> images [B, H, W, C]; the inverse of `patchify`."""
+    """Put flattened patches back together: the inverse of `patchify`.
+
+    Args:
+        patches: [B, L, p*p*C] of any dtype.
+        patch_size: p, the side of the square patches.
+        grid_size: (rows, columns) of the patch grid, rows * columns = L.
+        channels: C.
+
+    Returns:
+        [B, rows*p, columns*p, C] images of the dtype of `patches`.
+    """
     rows, cols = grid_size
     x = ops.reshape(patches, (-1, rows, cols, patch_size, patch_size, channels))
     x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
@@ -55,6 +73,10 @@ class PatchEmbedding(keras.layers.Layer):
 
     Initialised as the reference: xavier-uniform on the kernel viewed as [D, p*p*C], and
     PyTorch's default uniform(+-1/sqrt(p*p*C)) bias.
+
+    Args:
+        patch_size: p, the side of the square patches (the convolution's kernel and stride).
+        hidden_dim: D, the width of each patch's token.
     """
 
     def __init__(self, patch_size, hidden_dim, **kwargs):

@@ -19,10 +19,16 @@ def sincos_1d(embed_dim, positions):
 
 
 def sincos_2d(embed_dim, grid_size, cls_token=False):
-    """2-D sin-cos table for a (rows, cols) patch grid: [(1 +) rows*cols, embed_dim], float32.
+    """The 2-D sin-cos position table of a patch grid, as the reference's
+    `get_2d_sincos_pos_embed`; patches row-major, as `patchify` orders them.
 
-    Patches are ordered row-major, as `patchify` orders them. `grid_size` may be an int
-    (square grid) or a (rows, cols) pair for non-square images.
+    Args:
+        embed_dim: the token width D, a multiple of 4.
+        grid_size: an int (square grid) or a (rows, cols) pair for non-square images.
+        cls_token: add an all-zero first row for the cls token.
+
+    Returns:
+        A float32 NumPy array [rows*cols, D], or [1 + rows*cols, D] with `cls_token`.
     """
     if embed_dim % 4:
         raise ValueError(f"embed_dim must be divisible by 4 for 2-D sin-cos embeddings, got {embed_dim}.")

@@ -69,8 +69,18 @@ class ViTClassifier(Task):
 
     @classmethod
     def from_preset(cls, name, num_classes, **overrides):
-        """A new classifier with the backbone of MAE preset `name` (decoder settings are
-        ignored); `overrides` set backbone or classifier arguments."""
+        """A new, randomly initialised classifier with the backbone of an MAE preset.
+
+        Args:
+            name: a preset name (see `keras_mae.list_presets()`); its decoder settings are
+                ignored.
+            num_classes: classes of the head.
+            **overrides: `ViTBackbone` arguments (e.g. `drop_path_rate=0.1`) and `pooling`,
+                `head_batch_norm`, `freeze_backbone`.
+
+        Returns:
+            A `ViTClassifier` on a `ViTBackbone` named "backbone".
+        """
         backbone_arguments, arguments = preset_arguments(name, **overrides)
         own = {key: arguments[key] for key in ("pooling", "head_batch_norm", "freeze_backbone")
                if key in arguments}
@@ -87,7 +97,16 @@ class ViTClassifier(Task):
                                weight_decay=0.05)
 
     def features(self, images, training=False):
-        """{"cls_token": [B, D], "pooled": [B, D]}: the cls token and the pooled features."""
+        """The features the head reads, and the cls token.
+
+        Args:
+            images: [B, H, W, C] normalised images.
+            training: run the backbone in training mode (drop path).
+
+        Returns:
+            {"cls_token": [B, D], "pooled": [B, D]}: "pooled" is the mean patch token through
+            `fc_norm` (`pooling="avg"`) or the normalised cls token (`pooling="cls"`).
+        """
         if self.pooling == "avg":
             tokens = self.backbone(images, final_norm=False, training=training)
             pooled = self.fc_norm(ops.mean(tokens[:, 1:], axis=1))

@@ -96,8 +96,19 @@ class MaskedAutoencoder(Task):
 
     @classmethod
     def from_preset(cls, name, **overrides):
-        """A new, randomly initialised model of preset `name` (see `keras_mae.list_presets()`);
-        `overrides` set any backbone or MAE argument, e.g. `image_size=(192, 256)`."""
+        """A new, randomly initialised model of a preset.
+
+        Args:
+            name: a preset name (see `keras_mae.list_presets()`).
+            **overrides: any `ViTBackbone` or `MaskedAutoencoder` argument, e.g.
+                `image_size=(192, 256)` or `norm_pix_loss=True`.
+
+        Returns:
+            A `MaskedAutoencoder` on a `ViTBackbone` named "backbone".
+
+        Raises:
+            InputError: `name` is no preset (the message names the closest one).
+        """
         backbone_arguments, arguments = preset_arguments(name, **overrides)
         return cls(ViTBackbone(**backbone_arguments, name="backbone"), **arguments)
 
@@ -149,10 +160,18 @@ class MaskedAutoencoder(Task):
     def reconstruct(self, images, noise=None):
         """Masked images and their reconstructions, in the space of `images` (normalised).
 
-        Returns {"masked", "reconstruction", "pasted": [B, H, W, C], "mask": [B, L]}: the input
-        with removed patches zeroed, the prediction of every patch, and the prediction at removed
-        patches with the input at visible ones. With norm_pix_loss each predicted patch gets back
-        the true patch's mean and std, as the reference's demo does.
+        With norm_pix_loss each predicted patch gets back the true patch's mean and std, as the
+        reference's demo does.
+
+        Args:
+            images: [B, H, W, C] normalised images (cast to float32).
+            noise: [B, L] masking noise (see `sample_noise`); None draws new masks.
+
+        Returns:
+            A dict of float32 tensors: "masked" [B, H, W, C], the input with removed patches
+            zeroed; "reconstruction" [B, H, W, C], the prediction of every patch; "pasted"
+            [B, H, W, C], the prediction at removed patches and the input at visible ones;
+            "mask" [B, L], 1 where a patch was removed.
         """
         images = ops.cast(images, "float32")
         outputs = self(images, noise=noise, training=False)
@@ -170,10 +189,18 @@ class MaskedAutoencoder(Task):
         }
 
     def sample_noise(self, batch_size, step=None):
-        """Uniform masking noise [B, L], different on every replica of a distributed step.
+        """Uniform masking noise, different on every replica of a distributed step.
 
         Given the training `step`, the noise is a function of (seed, step, replica) alone, so a
         run resumed from a backup draws the masks the uninterrupted run would have drawn.
+
+        Args:
+            batch_size: B, an int or a scalar tensor.
+            step: the training step (an int tensor), or None to draw from the model's seed
+                generator.
+
+        Returns:
+            [B, L] float32 noise in [0, 1), for `model(images, noise=...)`.
         """
         if step is None:
             seed = ops.cast(self.seed_generator.next(), "int32")
@@ -206,8 +233,15 @@ class MaskedAutoencoder(Task):
         return normalize_patches(target) if self.norm_pix_loss else target
 
     def compute_masked_loss(self, images, outputs):
-        """The scalar MAE loss: MSE over the removed patches (or all, `loss_on="all"`), in
-        float32."""
+        """The MAE loss: MSE over the removed patches (or all, `loss_on="all"`).
+
+        Args:
+            images: the [B, H, W, C] normalised images `outputs` were computed from.
+            outputs: the dict `model(images)` returned ("pred" and "mask" are read).
+
+        Returns:
+            The float32 scalar loss.
+        """
         pred = ops.cast(outputs["pred"], "float32")
         mask = outputs["mask"] if self.loss_on == "masked" else ops.ones_like(outputs["mask"])
         return masked_mse(self.reconstruction_target(images), pred, mask)

@@ -60,7 +60,11 @@ PRESETS = {
 
 
 def list_presets():
-    """Names accepted by `from_preset` and `keras_mae.load`."""
+    """The preset names, sorted: what `from_preset` and `keras_mae.load` accept.
+
+    Returns:
+        A list of str, e.g. "mae_vit_base_patch16" (the paper's ViT-B/16 MAE).
+    """
     return sorted(PRESETS)
 
 

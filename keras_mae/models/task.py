@@ -18,14 +18,25 @@ class Task(keras.Model):
     """A model on `self.backbone` (set by the subclass before anything reads it)."""
 
     def compile(self, optimizer=None, learning_rate=None, jit_compile="auto", **kwargs):
-        """Keras' `compile`, with the fast and faithful defaults: without `optimizer`, the
-        paper's optimiser for this task (`recipe_optimizer`) at `learning_rate` (default: the
-        paper's base lr); `jit_compile` "auto" or True compiles with XLA what can be compiled
-        under the current strategy (`keras_mae.xla`: the whole step on one device, each
-        replica's forward and backward pass on several; Keras' own "auto" leaves XLA off on
-        CPUs and under any strategy). The optimizer sums the replicas' gradients before it
-        accumulates and clips them (`models.replicas`), so that clipping bounds the global
-        batch's gradient."""
+        """Keras' `compile`, with the fast and faithful defaults.
+
+        The optimizer sums the replicas' gradients before it accumulates and clips them
+        (`models.replicas`), so that clipping bounds the global batch's gradient.
+
+        Args:
+            optimizer: a Keras optimizer, kept as given; None: the paper's optimiser for this
+                task (`recipe_optimizer`).
+            learning_rate: a float or a schedule for the paper's optimiser (default: the
+                paper's base lr); only without `optimizer`.
+            jit_compile: "auto" or True compiles with XLA what can be compiled under the
+                current strategy (`keras_mae.xla`: the whole step on one device, each
+                replica's forward and backward pass on several; Keras' own "auto" leaves XLA
+                off on CPUs and under any strategy); False: no XLA.
+            **kwargs: the rest of Keras' `compile` (e.g. `steps_per_execution`, `metrics`).
+
+        Raises:
+            ValueError: both `optimizer` and `learning_rate` are given.
+        """
         if optimizer is None:
             optimizer = self.recipe_optimizer(learning_rate)
         elif learning_rate is not None:

@@ -24,8 +24,19 @@ from keras_mae.errors import InputError
 
 
 def reconstruction_panels(model, images, data_mean, data_std, noise=None):
-    """Normalised images [B, H, W, C] -> four arrays [B, H, W, C] in 0..1:
-    `original`, `masked`, `reconstruction`, `pasted` (visible patches are the input's)."""
+    """The figure's four panels of each image, in pixel space.
+
+    Args:
+        model: a `MaskedAutoencoder`.
+        images: [B, H, W, C] images normalised with `data_mean` and `data_std`.
+        data_mean: the per-channel data mean (0..1) the images were normalised with.
+        data_std: the per-channel standard deviation (0..1).
+        noise: [B, L] masking noise (see `MaskedAutoencoder.sample_noise`); None draws masks.
+
+    Returns:
+        A dict of float32 NumPy arrays [B, H, W, C] in 0..1: "original", "masked",
+        "reconstruction" and "pasted" (the reconstruction with the input's visible patches).
+    """
     panels = {"original": ops.convert_to_tensor(images, "float32")}
     panels.update(model.reconstruct(panels["original"], noise=noise))
     del panels["mask"]
@@ -37,7 +48,17 @@ def reconstruction_panels(model, images, data_mean, data_std, noise=None):
 
 
 def make_grid(panels, scale=1, gap=2):
-    """Panels -> one uint8 image [B*(s*H+gap)-gap, 4*(s*W+gap)-gap, 3]: a row per image."""
+    """The panels as one image: a row per image, a column per panel, on white.
+
+    Args:
+        panels: the dict `reconstruction_panels` returns, arrays [B, H, W, C] in 0..1 (C is 1
+            or 3; grey is shown as grey RGB).
+        scale: each pixel repeated `scale` x `scale` times.
+        gap: white pixels between cells.
+
+    Returns:
+        A uint8 NumPy image [B*(s*H+gap)-gap, 4*(s*W+gap)-gap, 3], s = `scale`.
+    """
     columns = [panels[k] for k in ("original", "masked", "reconstruction", "pasted")]
     batch, height, width, channels = columns[0].shape
     cell_h, cell_w = scale * height, scale * width
@@ -55,7 +76,17 @@ TITLE_HEIGHT = 32  # pixels above the grid: two lines of Pillow's default font
 
 
 def with_column_titles(grid, cell_width, gap=2, titles=COLUMN_TITLES):
-    """`grid` under a white band naming its columns, as the paper's figure does."""
+    """`grid` under a white band naming its columns, as the paper's figure does.
+
+    Args:
+        grid: a uint8 image [H, W, 3], as `make_grid` returns it.
+        cell_width: the width in pixels of one column's cells.
+        gap: the pixels between columns.
+        titles: one title per column.
+
+    Returns:
+        A uint8 NumPy image [TITLE_HEIGHT + H, W, 3].
+    """
     from PIL import Image, ImageDraw, ImageFont  # Pillow comes with TensorBoard
 
     font = ImageFont.load_default()
@@ -69,20 +100,45 @@ def with_column_titles(grid, cell_width, gap=2, titles=COLUMN_TITLES):
 
 
 def save_png(image, path):
-    """Write a uint8 [H, W, C] image as PNG."""
+    """Write a uint8 image [H, W, C] (C = 1, 3 or 4) as a PNG file at `path` (a str or path;
+    any `tf.io.gfile` location)."""
     tf.io.write_file(str(path), tf.io.encode_png(image))
 
 
 def reconstruction_figure(model, images, mean, std, noise=None, min_size=96):
-    """The figure for normalised `images` as a uint8 grid under its column titles, cells
-    enlarged to >= `min_size` px."""
+    """The paper's figure 2 for `images`, as `python -m keras_mae.visualize` draws it.
+
+    Args:
+        model: a `MaskedAutoencoder`.
+        images: [B, H, W, C] images normalised with `mean` and `std`.
+        mean: the per-channel data mean (0..1).
+        std: the per-channel data standard deviation (0..1).
+        noise: [B, L] masking noise; None draws masks.
+        min_size: cells are enlarged by a whole factor to at least this many pixels.
+
+    Returns:
+        A uint8 NumPy image [height, width, 3]: a row per image, four titled columns.
+    """
     panels = reconstruction_panels(model, images, mean, std, noise)
     scale = max(1, -(-min_size // max(model.image_size)))
     return with_column_titles(make_grid(panels, scale=scale), scale * model.image_size[1])
 
 
 def load_images(paths, image_size, num_channels, limit):
-    """Up to `limit` images from files and folders, resized to `image_size`: uint8 [N, H, W, C]."""
+    """Images from files and folders, as the command line reads them.
+
+    Args:
+        paths: image files (JPEG, PNG, BMP, GIF) and folders of them (or of class folders).
+        image_size: (height, width) to resize to (bicubic; the aspect ratio is not kept).
+        num_channels: channels to decode to (grey and RGB convert).
+        limit: the most images to read.
+
+    Returns:
+        A uint8 NumPy array [N, H, W, C] in 0..255, N <= `limit`.
+
+    Raises:
+        InputError: a path does not exist, or a file cannot be decoded.
+    """
     images = []
     for path in paths:
         if not pathlib.Path(path).exists():
