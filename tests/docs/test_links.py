@@ -7,7 +7,7 @@ import re
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-PAGES = sorted([REPO / "README.md", REPO / "ARCHITECTURE.md", *REPO.glob("docs/*.md"),
+PAGES = sorted([REPO / "README.md", REPO / "ARCHITECTURE.md", *REPO.glob("docs/**/*.md"),
                 *REPO.glob("bench/*.md")])
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 FENCE = re.compile(r"^```.*?^```", re.S | re.M)
