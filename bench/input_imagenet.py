@@ -19,6 +19,7 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from bench_common import median
+from record import add_output_flag, write_if_asked
 from rounds import QUIET_MAX_WAIT_S, interleave, timed
 
 from devtools.cifar import CIFAR_ARCHIVE, extract_cifar
@@ -88,6 +89,7 @@ def main():
                         help="also time one worker of this many, reading its share only")
     parser.add_argument("--quiet-wait", type=float, default=QUIET_MAX_WAIT_S,
                         help="seconds each turn waits at most for idle CPUs")
+    add_output_flag(parser)
     args = parser.parse_args()
     if not CIFAR_ARCHIVE.exists():
         raise SystemExit(f"CIFAR-10 JPEG archive not found at {CIFAR_ARCHIVE}.")
@@ -114,9 +116,10 @@ def main():
                 from_tfds("large_jpegs", data_dir=str(tmp / "tfds"), download=False), args.batch,
                 share=WorkerShare(0, args.workers, args.workers))
         results = interleave(contestants, args.rounds, args.batches, args.quiet_wait)
-    rates = {}
+    rates, wall = {}, []
     for name, timings in results.items():
         per_round = [args.batch * 1000 / ms for ms in timings.round_ms]
+        wall += per_round
         # Images per second of one core's CPU time: steady where other work shares the machine.
         rates[name] = args.batch * 1000 / median(timings.round_cpu_ms)
         print(f"{name}: images/s per round (wall) " + " ".join(f"{r:.0f}" for r in per_round)
@@ -125,6 +128,16 @@ def main():
         print(f"one_of_{args.workers}_workers_over_every_image="
               f"{rates[f'array_record_one_of_{args.workers}_workers'] / rates['array_record']:.2f}")
     need = REFERENCE_VIT_L_IMAGES_PER_SEC_PER_GPU
+    figures = {"jpegs": args.images, "batch": args.batch, "workers": args.workers or None,
+               "array_record_images_per_core_sec": rates["array_record"],
+               "folder_images_per_core_sec": rates["folder"],
+               "wall_images_per_sec_per_round": wall, "load_average": round(os.getloadavg()[0]),
+               "cores_per_gpu": need / rates["array_record"]}
+    if args.workers:
+        one_worker = rates[f"array_record_one_of_{args.workers}_workers"]
+        figures.update(one_worker_images_per_core_sec=one_worker,
+                       one_of_N_workers_over_every_image=one_worker / rates["array_record"])
+    write_if_asked(args, figures)
     print(f"array_record_images_per_core_sec={rates['array_record']:.0f} "
           f"folder_images_per_core_sec={rates['folder']:.0f} "
           f"reference_vit_l_images_per_sec_per_gpu={need:.0f} "

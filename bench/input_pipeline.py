@@ -14,6 +14,7 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from bench_common import median
+from record import add_output_flag, write_if_asked
 from rounds import KerasContestant, interleave, timed
 
 from devtools.cifar import CIFAR_ARCHIVE, extract_cifar
@@ -48,6 +49,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batches", type=int, default=30, help="timed batches per round")
     parser.add_argument("--train-steps", type=int, default=3, help="timed steps per round")
+    add_output_flag(parser)
     args = parser.parse_args()
     if not CIFAR_ARCHIVE.exists():
         raise SystemExit(f"CIFAR-10 JPEG archive not found at {CIFAR_ARCHIVE}.")
@@ -67,6 +69,9 @@ def main():
     ratio = median([p / t for p, t in zip(rates["pipeline"], rates["training"])])
     pipeline_rate = args.batch * 1000 / median(results["pipeline"].all_step_ms)
     training_rate = args.batch * 1000 / median(results["training"].all_step_ms)
+    write_if_asked(args, {"batch": args.batch, "pipeline_images_per_sec": pipeline_rate,
+                          "training_images_per_sec": training_rate,
+                          "pipeline_over_training": ratio})
     print(f"pipeline_images_per_sec={pipeline_rate:.0f} training_images_per_sec={training_rate:.1f} "
           f"pipeline_over_training={ratio:.1f}")
 

@@ -14,6 +14,7 @@ import argparse
 import shlex
 
 from bench_common import median
+from record import add_output_flag, write_if_asked
 from rounds import ServedContestant, interleave, speed_ratios
 
 
@@ -61,9 +62,13 @@ def main():
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2)
+    add_output_flag(parser)
     args = parser.parse_args()
     a_ms, b_ms, speedup = compare(args.preset, args.batch, args.mode, args.a, args.b,
                                   args.a_env, args.b_env, args.rounds, args.steps, args.warmup)
+    write_if_asked(args, {"preset": args.preset, "batch": args.batch, "mode": args.mode,
+                          "a": args.a, "b": args.b, "a_best_step_ms": a_ms, "b_best_step_ms": b_ms,
+                          "speedup_b_over_a": speedup})
     print(f"a_best_step_ms={a_ms:.1f} b_best_step_ms={b_ms:.1f} speedup_b_over_a={speedup:.3f}")
 
 

@@ -17,6 +17,7 @@ import sys
 import time
 
 from bench_common import median
+from record import add_output_flag, write_if_asked
 
 from devtools.machine import cpu_name
 
@@ -133,6 +134,7 @@ def main():
     parser.add_argument("--shapes", default=json.dumps(SHAPES),
                         help='products as JSON [[m, k, n], ...]')
     parser.add_argument("--torch-side", action="store_true", help=argparse.SUPPRESS)
+    add_output_flag(parser)
     args = parser.parse_args()
     if args.torch_side:
         return torch_side(args)
@@ -145,6 +147,10 @@ def main():
         ratios = [x / t for x, t in zip(rates["xla"], rates["torch"])]
         summary += (f" torch_matmul_peak_gflops={max(rates['torch']):.1f}"
                     f" xla_over_torch_median={median(ratios):.3f}")
+    write_if_asked(args, {"runs": [
+        {"product": f"[{m}x{k}] x [{k}x{n}]", **{f"{side}_gflops": rates[side][index]
+                                                 for side in rates}}
+        for index, (m, k, n) in enumerate(shapes)], "matmul_peak_gflops": tensorflow_peak(rates)})
     print(summary)
 
 

@@ -12,6 +12,7 @@ steps so that each step's peak is its own.
 import argparse
 
 import bench_common  # noqa: F401  (the repo on the import path)
+from record import add_output_flag, write_if_asked
 
 
 def rss_mb(field="VmRSS"):
@@ -59,6 +60,7 @@ def main():
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--update", choices=("grads", "sgd", "adamw"), default="adamw")
+    add_output_flag(parser)
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -66,7 +68,8 @@ def main():
     from keras_mae import MaskedAutoencoder
     from keras_mae.optimizers import pretraining_adamw
 
-    print(f"import TensorFlow and Keras: {rss_mb():,.0f} MiB")
+    imported = rss_mb()
+    print(f"import TensorFlow and Keras: {imported:,.0f} MiB")
     model = MaskedAutoencoder.from_preset(args.preset, norm_pix_loss=True)
     print(f"+ model weights:              {rss_mb():,.0f} MiB")
     optimizer = pretraining_adamw(model, learning_rate=1e-4)
@@ -80,6 +83,9 @@ def main():
         peak = rss_mb("VmHWM")
         label = "first step (compiles)" if index == 0 else f"step {index}"
         print(f"{label:<22} peak {peak:,.0f} MiB, working set +{peak - before:,.0f} MiB")
+    write_if_asked(args, {"preset": args.preset, "batch": args.batch, "update": args.update,
+                          "import_tensorflow_keras_mb": imported, "state_mb": before,
+                          "step_peak_mb": peak, "working_set_mb": peak - before})
     print(f"update={args.update} state_mb={before:.0f} step_peak_mb={peak:.0f} "
           f"working_set_mb={peak - before:.0f}")
 

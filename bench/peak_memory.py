@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from bench_common import REPO
+from record import add_output_flag, write_if_asked
 from variants import VARIANTS
 
 
@@ -30,6 +31,7 @@ def main():
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="library",
                         help="keras_mae's model variant (see bench/variants.py)")
     parser.add_argument("--remat", action="store_true", help="keras_mae with remat=True")
+    add_output_flag(parser)
     args = parser.parse_args()
     common = ["--preset", args.preset, "--batch", str(args.batch), "--steps", str(args.steps),
               "--warmup", "1"]
@@ -38,6 +40,9 @@ def main():
     print(f"keras_mae: {keras_mb} MiB", flush=True)
     torch_mb = peak_rss_mb(["bench/torch_reference.py", *common])
     print(f"PyTorch reference: {torch_mb} MiB")
+    write_if_asked(args, {"preset": args.preset, "batch": args.batch, "remat": args.remat,
+                          "variant": args.variant, "keras_max_rss_mb": keras_mb,
+                          "torch_max_rss_mb": torch_mb, "keras_over_torch": keras_mb / torch_mb})
     print(f"keras_max_rss_mb={keras_mb} torch_max_rss_mb={torch_mb} "
           f"keras_over_torch={keras_mb / torch_mb:.2f}")
 

@@ -26,8 +26,24 @@ def write_figures(name, figures, *, host=None):
         "host": host,
         "figures": figures,
     }
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    path = RESULTS / f"{name}.json"  # an absolute `name` stays as given
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {path.relative_to(RESULTS.parents[1])}")
+    print(f"wrote {path}")
     return path
+
+
+def add_output_flag(parser):
+    """`--output NAME` on a bench's command line: its figures also go to a record."""
+    parser.add_argument("--output", metavar="NAME",
+                        help="also write the figures to bench/results/NAME.json (NAME.json if "
+                             "NAME is an absolute path), the record the docs are checked against")
+
+
+def write_if_asked(args, figures):
+    """Writes `figures` as the record `--output` names, if it names one, the host's kind
+    ("amd", "intel") taken from the CPU's name."""
+    if args.output:
+        cpu = cpu_name().lower()
+        host = next((kind for kind in ("amd", "intel") if kind in cpu), None)
+        write_figures(args.output, figures, host=host)

@@ -17,6 +17,7 @@ os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_
 
 from bench_common import preset_architecture
 from flops import step_flops
+from record import add_output_flag, write_if_asked
 from rounds import random_images
 
 PRODUCT_OPCODES = ("dot", "convolution")
@@ -73,6 +74,7 @@ def main():
     parser.add_argument("--mode", choices=("train", "infer"), default="train")
     parser.add_argument("--steps", type=int, default=2, help="traced steps")
     parser.add_argument("--top", type=int, default=8, help="largest other kinds to list")
+    add_output_flag(parser)
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -123,6 +125,10 @@ def main():
     print(f"  everything else: {total_ms - product_ms:.0f} ms ({1 - product_ms / total_ms:.0%})")
     for kind, ms in other.most_common(args.top):
         print(f"    {ms:7.1f} ms  {kind}")
+    write_if_asked(args, {"preset": args.preset, "batch": args.batch, "mode": args.mode,
+                          "wall_step_ms": wall_ms, "step_ms": total_ms, "products_ms": product_ms,
+                          "products_percent": 100 * product_ms / total_ms,
+                          "products_gflops": gflops / product_ms * 1e3})
     print(f"step_ms={total_ms:.1f} products_ms={product_ms:.1f} "
           f"products_gflops={gflops / product_ms * 1e3:.1f}")
 

@@ -26,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from bench_common import max_rss_mb, median, parse_overrides, preset_architecture
 from flops import step_flops
+from record import add_output_flag, write_if_asked
 from rounds import QUIET_MAX_WAIT_S, KerasContestant, interleave, speed_ratios
 from torch_reference import torch_contestant
 from variants import VARIANTS
@@ -61,6 +62,7 @@ def parse_args(argv=None):
     parser.add_argument("--torch-threads", type=int, default=2)
     parser.add_argument("--matmul-peak", action="store_true",
                         help="measure TF's matmul rate too and print the fraction reached")
+    add_output_flag(parser)
     args = parser.parse_args(argv)
     if args.user_path and args.mode != "train":
         parser.error("--user-path times training: drop --mode infer.")
@@ -126,6 +128,10 @@ def main(argv=None):
     print(f"keras: {args.batch * 1000 / keras_ms:.2f} images/s, {keras_ms:.1f} ms/step, "
           f"{gflops:.1f} GFLOP/s ({flops / 1e9:.1f} GFLOP/step)")
     summary = f"images_per_sec={args.batch * 1000 / keras_ms:.2f} step_ms_median={keras_ms:.1f}"
+    run = {"preset": args.preset, "batch": args.batch, "mode": args.mode, "rounds": args.rounds,
+           "steps": args.steps, **configuration(args),
+           "keras_fastest_step_ms": results["keras"].round_best_ms,
+           "keras_median_step_ms": keras_ms}
     if torch is not None:
         torch_ms = median(results["torch"].all_step_ms)
         by_median, by_best, best_of_run = speed_ratios(results["torch"], results["keras"])
@@ -143,13 +149,31 @@ def main(argv=None):
                     f" ratio_vs_torch={median(by_best):.3f}"
                     f" ratio_vs_torch_median_steps={median(by_median):.3f}"
                     f" ratio_vs_torch_best_of_run={best_of_run:.3f}")
+        run.update(torch_fastest_step_ms=results["torch"].round_best_ms,
+                   torch_median_step_ms=torch_ms, ratio_vs_torch=median(by_best),
+                   ratio_vs_torch_median_steps=median(by_median),
+                   ratio_vs_torch_best_of_run=best_of_run)
         torch.close()
     if args.matmul_peak:
         from matmul_peak import measure_peak
 
         peak = measure_peak()
         print(f"matmul peak {peak:.1f} GFLOP/s: keras reaches {gflops / peak:.0%} of it")
+    write_if_asked(args, {"runs": [run]})
     print(summary)
+
+
+def configuration(args):
+    """What sets the run apart from the library's compiled step, named as its record names it
+    (bench/figure_tables.py keeps such runs out of the library's ranges)."""
+    departures = {"remat": args.remat, "path": "user" if args.user_path else None,
+                  "variant": None if args.variant == "library" else args.variant,
+                  "set": args.set, "no_xla": args.no_xla,
+                  "mixed_precision": args.mixed_precision,
+                  "steps_per_execution": args.steps_per_execution != 1 and args.steps_per_execution,
+                  "intra_op_threads": args.intra_op_threads,
+                  "inter_op_threads": args.inter_op_threads}
+    return {key: value for key, value in departures.items() if value}
 
 
 if __name__ == "__main__":

@@ -29,10 +29,10 @@ def bench_module(name):
 
 
 @pytest.mark.slow
-def test_throughput_bench_trains_through_the_fit_step_and_ends_with_its_summary_line():
+def test_throughput_bench_trains_through_the_fit_step_and_ends_with_its_summary_line(tmp_path):
     command = [sys.executable, "bench/throughput.py", "--preset", "mae_vit_micro_patch4_28_grey",
                "--batch", "4", "--rounds", "1", "--steps", "2", "--warmup", "1",
-               "--quiet-wait", "0"]
+               "--quiet-wait", "0", "--output", str(tmp_path / "throughput")]
     command += [f"--set={pair}" for pair in TINY_ARCHITECTURE]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -51,6 +51,11 @@ def test_throughput_bench_trains_through_the_fit_step_and_ends_with_its_summary_
     first_loss, last_loss = float(trained.group(3)), float(trained.group(4))
     assert math.isfinite(first_loss) and math.isfinite(last_loss) and first_loss != last_loss
     assert "traces=1 " in result.stdout  # one trace of the train step: no retracing
+    # --output: the same figures as a record, the architecture's overrides setting it apart
+    [run] = json.loads((tmp_path / "throughput.json").read_text())["figures"]["runs"]
+    assert run["set"] == TINY_ARCHITECTURE and len(run["keras_fastest_step_ms"]) == 1
+    assert abs(run["keras_median_step_ms"] - step_ms) <= 0.05
+    assert run["keras_fastest_step_ms"][0] <= run["keras_median_step_ms"]
 
 
 @pytest.mark.slow
@@ -122,10 +127,10 @@ def test_step_profile_bench_finds_every_traced_instruction_and_splits_the_step()
     assert low <= gflops <= high, (low, gflops, high)
 
 
-def test_matmul_peak_bench_times_each_side_and_summarises_the_table():
+def test_matmul_peak_bench_times_each_side_and_summarises_the_table(tmp_path):
     shapes = "[[512, 256, 384], [384, 512, 256]]"
     command = [sys.executable, "bench/matmul_peak.py", "--shapes", shapes, "--rounds", "1",
-               "--repeats", "2", "--compare-torch"]
+               "--repeats", "2", "--compare-torch", "--output", str(tmp_path / "matmul")]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = re.findall(r"^\[(\d+)x(\d+)\]x\[(\d+)x(\d+)\] +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+)$",
@@ -146,6 +151,13 @@ def test_matmul_peak_bench_times_each_side_and_summarises_the_table():
     assert math.isclose(torch_peak, max(torch), abs_tol=0.06)
     median_of_two = sum(xla_over_torch) / 2
     assert math.isclose(median_ratio, median_of_two, rel_tol=0.02, abs_tol=0.002)
+    # --output: the table as a record, with what measured it
+    record = json.loads((tmp_path / "matmul.json").read_text())
+    assert record["bench"] == "matmul_peak.py" and "--compare-torch" in record["command"]
+    assert record["host"] in ("amd", "intel") and record["cpu"] and record["commit"]
+    assert [run["product"] for run in record["figures"]["runs"]] == [
+        "[512x256] x [256x384]", "[384x512] x [512x256]"]
+    assert [round(run["xla_gflops"], 1) for run in record["figures"]["runs"]] == xla
 
 
 def test_bench_common_reads_presets_and_vitmae_configs_without_tensorflow():
