@@ -22,6 +22,7 @@ from absl import logging
 from keras_mae import storage
 from keras_mae.convert.keras_hub import is_keras_hub_preset, preset_normalization
 from keras_mae.data import find_unreadable, from_folder, from_tfds, sample_source
+from keras_mae.data.unreadable import unreadable_summary
 from keras_mae.data.worker_share import worker_share
 from keras_mae.errors import InputError
 from keras_mae.export import export_saved_model
@@ -275,7 +276,6 @@ def refuse_unreadable_images(sources, backup, outdir, shown=3):
     if not unreadable:
         return
     backup.save_now()
-    names = "; ".join(f"{file} ({reason})" for file, reason in unreadable[:shown])
     more = ""
     if len(unreadable) > shown:
         listing = storage.join(outdir, "unreadable_images.txt")
@@ -283,8 +283,8 @@ def refuse_unreadable_images(sources, backup, outdir, shown=3):
                            "".join(f"{file}\t{reason}\n" for file, reason in unreadable))
         more = f"; and {len(unreadable) - shown} more, all listed in {listing}"
     raise InputError(
-        f"{len(unreadable)} image file(s) cannot be decoded: {names}{more}. Delete or replace "
-        "them, then re-run the same command: it resumes from the backup just written."
+        f"{unreadable_summary(unreadable, shown)}{more}. Delete or replace them, then re-run "
+        "the same command: it resumes from the backup just written."
     ) from None
 
 
