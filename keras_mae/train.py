@@ -13,7 +13,8 @@ The config's `task` (pretrain | finetune | linprobe | knn | evaluate) says which
 them (keeping the fields they use). Writes to --workdir (by default runs/<config file name>,
 and -<task> for a task asked of it: runs/cifar10, runs/cifar10-knn):
 config.json, TensorBoard logs, a checkpoint per epoch, model.keras and a SavedModel (and, when
-pretraining, reconstructions.png). Re-running the same command resumes an interrupted run. A
+pretraining, reconstructions.png). Re-running the same command resumes an interrupted run
+(with a config changed in what it trains only given --allow_config_change). A
 mistake in the command, the config or the data ends in one line, `error: ...`, and exit status 2.
 Config files are paths: `keras-mae-train --config path/to/configs/quickstart.py`.
 """
@@ -100,6 +101,10 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Where the run writes everything
                                 "runs/<config file name>, runs/<name>-<task> for a task asked "
                                 "of it (file.py:knn or --config.task=knn).")
 
+_ALLOW_CONFIG_CHANGE = flags.DEFINE_bool(
+    "allow_config_change", False, "Resume the run in --workdir even though this config "
+    "differs from its config.json in what it trains (epochs, lr, batch, model, data).")
+
 
 def parse_flags(argv):
     """absl's flag parsing, with config overrides of unknown fields, an unknown task and a
@@ -140,7 +145,7 @@ def main(argv):
     print(f"Work directory: {workdir}" + ("" if _WORKDIR.value else " (--workdir to choose)"),
           flush=True)
     try:
-        run_task(config, workdir)
+        run_task(config, workdir, allow_config_change=_ALLOW_CONFIG_CHANGE.value)
     except OSError as error:
         stopped = full_disk(error, workdir)
         if stopped is None:

@@ -65,14 +65,17 @@ def folder_stats(folder, num_channels, on_progress=None, shown=3):
 
 def config_lines(num_channels, mean, std):
     """The command-line overrides and the config-file lines that set this normalisation."""
-    as_tuple = lambda values: "(" + ", ".join(f"{v:.4f}" for v in values) + (
-        ",)" if len(values) == 1 else ")")
     return (f"--config.data.num_channels={num_channels} "
-            f"--config.data.mean='{as_tuple(mean)}' --config.data.std='{as_tuple(std)}'\n"
+            f"--config.data.mean='{_as_tuple(mean)}' --config.data.std='{_as_tuple(std)}'\n"
             f"# or, in a config file:\n"
             f"config.data.num_channels = {num_channels}\n"
-            f"config.data.mean = {as_tuple(mean)}\n"
-            f"config.data.std = {as_tuple(std)}")
+            f"config.data.mean = {_as_tuple(mean)}\n"
+            f"config.data.std = {_as_tuple(std)}")
+
+
+def _as_tuple(values):
+    """Python's tuple syntax with 4 decimals: "(0.4914, 0.4822)", "(0.2860,)"."""
+    return "(" + ", ".join(f"{v:.4f}" for v in values) + (",)" if len(values) == 1 else ")")
 
 
 class ProgressLines:

@@ -32,6 +32,7 @@ from keras_mae.training.callbacks import (
     ReleaseFreedMemoryWhileCompiling, StopOnInterrupt, TrainingThroughput, save_atomically,
 )
 from keras_mae.training.checks import check_config, check_workdir
+from keras_mae.training.config_change import check_resumed_config
 from keras_mae.training.distribute import (
     check_global_batch, is_chief, make_strategy, same_on_every_worker, split_cpu,
 )
@@ -84,10 +85,12 @@ class Job:
                     steps_per_execution=self.config.steps_per_execution)
 
 
-def prepare(config, workdir, require_labels=False):
+def prepare(config, workdir, require_labels=False, allow_config_change=False):
     """Check everything knowable before work, choose the strategy and load the data sources.
 
-    Raises `InputError` for bad input, before anything is written to `workdir`.
+    Raises `InputError` for bad input, before anything is written to `workdir`; also for a
+    run in `workdir` that this one would resume with a changed config, unless
+    `allow_config_change`.
     """
     storage.check_file_system(workdir)
     adopt_preset_normalization(config)
@@ -108,6 +111,8 @@ def prepare(config, workdir, require_labels=False):
         train_source.num_examples // config.batch_size, config.grad_accum_steps)
     first_epoch, first_step = resume_position_of_every_worker(
         strategy, storage.join(workdir, "backup"))
+    if (first_epoch, first_step) != (0, 0):
+        check_resumed_config(config, workdir, first_epoch, allow=allow_config_change)
     return Job(config, strategy, chief, workdir, outdir, train_source, eval_source,
                steps_per_epoch, first_epoch, first_step)
 
