@@ -15,6 +15,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from keras_mae.training import config as config_module  # noqa: E402
+from keras_mae.training.checks import flat_values  # noqa: E402
 
 SOURCE = pathlib.Path(config_module.__file__)
 PAGE = REPO / "docs" / "configs.md"
@@ -85,18 +86,8 @@ def _comment_block_above(lineno, comments, lines):
 
 def task_defaults():
     """{task: {"a.b": default}} of every task's config."""
-    return {task: _flatten(function().to_dict())
+    return {task: flat_values(function().to_dict())
             for task, function in config_module.TASK_CONFIGS.items()}
-
-
-def _flatten(tree, prefix=""):
-    flat = {}
-    for name, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{name}."))
-        else:
-            flat[f"{prefix}{name}"] = value
-    return flat
 
 
 def markdown():

@@ -10,7 +10,7 @@ import sys
 from absl import logging as absl_logging
 
 ENTRY_MODULES = ("keras_mae.train", "keras_mae.export", "keras_mae.visualize",
-                 "keras_mae.convert", "keras_mae.check")
+                 "keras_mae.convert", "keras_mae.check", "keras_mae.data.stats")
 ENTRY_SCRIPT = "keras-mae-train"  # keras_mae.train's console script, once installed
 
 

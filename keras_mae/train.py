@@ -10,9 +10,11 @@ command line behind `python train.py` (from a clone) and `keras-mae-train` (once
 
 The config's `task` (pretrain | finetune | linprobe | knn | evaluate) says which: the text after
 `:` asks a config file for a task, and `--config.task=knn` or `evaluate` switches any config to
-them (keeping the fields they use). Writes to --workdir:
+them (keeping the fields they use). Writes to --workdir (by default runs/<config file name>,
+and -<task> for a task asked of it: runs/cifar10, runs/cifar10-knn):
 config.json, TensorBoard logs, a checkpoint per epoch, model.keras and a SavedModel (and, when
-pretraining, reconstructions.png). Re-running the same command resumes an interrupted run. A
+pretraining, reconstructions.png). Re-running the same command resumes an interrupted run
+(with a config changed in what it trains only given --allow_config_change). A
 mistake in the command, the config or the data ends in one line, `error: ...`, and exit status 2.
 Config files are paths: `keras-mae-train --config path/to/configs/quickstart.py`.
 """
@@ -95,7 +97,13 @@ try:  # Without --config, absl applies the overrides to the default file right h
 except (KeyError, AttributeError):
     _explain_bad_override(sys.argv)
     raise
-_WORKDIR = flags.DEFINE_string("workdir", "runs/quickstart", "Where the run writes everything.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Where the run writes everything; default: "
+                                "runs/<config file name>, runs/<name>-<task> for a task asked "
+                                "of it (file.py:knn or --config.task=knn).")
+
+_ALLOW_CONFIG_CHANGE = flags.DEFINE_bool(
+    "allow_config_change", False, "Resume the run in --workdir even though this config "
+    "differs from its config.json in what it trains (epochs, lr, batch, model, data).")
 
 
 def parse_flags(argv):
@@ -114,17 +122,32 @@ def parse_flags(argv):
     return remaining
 
 
+def default_workdir(config_argument, overrides):
+    """runs/<config file name>, or runs/<name>-<task> when a task is asked of the file
+    (`file.py:knn`, or `--config.task` among the config's `overrides`): each config and task
+    gets its own, so that a run never resumes, or is refused by, another's."""
+    config_file, _, task = config_argument.partition(":")
+    task = overrides.get("task", task)
+    name = pathlib.Path(config_file).stem
+    return f"runs/{name}-{task}" if task else f"runs/{name}"
+
+
 def main(argv):
     del argv
     config = _CONFIG.value
     if config.task not in TASKS:
         raise InputError(f"Unknown task {config.task!r}; use one of {', '.join(TASKS)} "
                          "(--config.task).")
-    config = for_task(config, config_flags.get_config_filename(flags.FLAGS["config"]))
+    config_argument = config_flags.get_config_filename(flags.FLAGS["config"])
+    config = for_task(config, config_argument)
+    workdir = _WORKDIR.value or default_workdir(
+        config_argument, config_flags.get_override_values(flags.FLAGS["config"]))
+    print(f"Work directory: {workdir}" + ("" if _WORKDIR.value else " (--workdir to choose)"),
+          flush=True)
     try:
-        run_task(config, _WORKDIR.value)
+        run_task(config, workdir, allow_config_change=_ALLOW_CONFIG_CHANGE.value)
     except OSError as error:
-        stopped = full_disk(error, _WORKDIR.value)
+        stopped = full_disk(error, workdir)
         if stopped is None:
             raise
         raise stopped from None

@@ -126,7 +126,9 @@ def sample_source(split="train", num_channels=None):
 
 def from_folder(path, num_channels=3, require_labels=False):
     """A folder of class subfolders of images (class index = sorted folder order), or a flat
-    folder of images (no labels; `require_labels` refuses it). Files are listed once; decoding
+    folder of images (no labels; `require_labels` refuses it). Images directly in a folder that
+    has class subfolders belong to no class: they are left out, with a warning. Files are
+    listed once; decoding
     happens in parallel. A file that cannot be decoded stops iteration with TensorFlow's error;
     `keras_mae.data.find_unreadable(source.files)` then names every such file.
 
@@ -160,7 +162,9 @@ def from_folder(path, num_channels=3, require_labels=False):
         files += class_files
         labels += [label] * len(class_files)
     class_names = tuple(d.name for d in class_dirs)
-    if not files:
+    if files:
+        _warn_of_loose_images(root)
+    else:
         files, class_names = _image_files(root, recursive=False), ()
         labels = [-1] * len(files)
     if not files:
@@ -230,6 +234,17 @@ def channel_converter(have, num_channels, what):
 
 def _unchanged(image, label):
     return image, label
+
+
+def _warn_of_loose_images(root):
+    """Warn of images directly in `root`, beside its class subfolders: they are not read."""
+    loose = _image_files(root, recursive=False)
+    if loose:
+        logging.warning(
+            "%d image(s) directly in %s are ignored (e.g. %s): in a folder with class "
+            "subfolders only the subfolders' images are read. Move them into a class "
+            "subfolder, or point data.train/data.eval at a folder of images alone.",
+            len(loose), root, pathlib.Path(loose[0]).name)
 
 
 def _image_files(folder, recursive=True):

@@ -37,6 +37,13 @@ def find_unreadable(files):
     return [(files[i], _reason(files[i])) for i in np.flatnonzero(~readable)]
 
 
+def unreadable_summary(unreadable, shown=3):
+    """"N image file(s) cannot be decoded: <file> (<reason>); ..." for `find_unreadable`'s
+    list, naming the first `shown` files."""
+    names = "; ".join(f"{file} ({reason})" for file, reason in unreadable[:shown])
+    return f"{len(unreadable)} image file(s) cannot be decoded: {names}"
+
+
 def _reason(file):
     """TensorFlow's message for `file`, without its op and device decorations."""
     try:

@@ -113,6 +113,18 @@ def field_paths(config, prefix=""):
     return paths
 
 
+def flat_values(tree, prefix=""):
+    """{dotted path: value} of the leaves of a nested dict (a config's `to_dict()`, or its
+    config.json read back)."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flat_values(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
 def _close_field(path, known, flag=None):
     close = difflib.get_close_matches(path, known, n=1)
     if not close:

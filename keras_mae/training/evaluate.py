@@ -68,13 +68,15 @@ def make_optimizer(config, classifier, learning_rate, **options):
                            weight_decay=config.optim.weight_decay, **options)
 
 
-def train_classifier(config, workdir):
+def train_classifier(config, workdir, allow_config_change=False):
     """Fine-tune (task "finetune") or linearly probe (task "linprobe") as `config` says, writing
     checkpoints, logs and the classifier to `workdir`.
 
-    Checks, resume, the NaN/Inf stop, Ctrl-C and multi-worker writing are as for pretraining.
+    Checks, resume (and `allow_config_change`), the NaN/Inf stop, Ctrl-C and multi-worker
+    writing are as for pretraining.
     """
-    job = runner.prepare(config, workdir, require_labels=True)
+    job = runner.prepare(config, workdir, require_labels=True,
+                         allow_config_change=allow_config_change)
     data, augment = config.data, config.augment
 
     def dataset(source, training, **epochs):

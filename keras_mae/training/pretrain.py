@@ -115,15 +115,16 @@ def model_arguments(config):
     return arguments
 
 
-def pretrain(config, workdir):
+def pretrain(config, workdir, allow_config_change=False):
     """Pretrain as `config` says, writing checkpoints, logs, the model and a figure to `workdir`.
 
     Bad input raises `InputError` before training starts, and before anything is written where
     the input allows; a NaN/Inf loss (`config.nan_policy`), Ctrl-C and undecodable images end
     the run with an error that says what was kept. Under multi-worker training every worker runs
-    this; only the chief keeps what it writes.
+    this; only the chief keeps what it writes. A run in `workdir` is resumed, and refused if
+    its config differs in what it trains, unless `allow_config_change`.
     """
-    job = runner.prepare(config, workdir)
+    job = runner.prepare(config, workdir, allow_config_change=allow_config_change)
     data = config.data
     image_size = tuple(data.image_size)
     train_data = functools.partial(

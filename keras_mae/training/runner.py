@@ -22,6 +22,7 @@ from absl import logging
 from keras_mae import storage
 from keras_mae.convert.keras_hub import is_keras_hub_preset, preset_normalization
 from keras_mae.data import find_unreadable, from_folder, from_tfds, sample_source
+from keras_mae.data.unreadable import unreadable_summary
 from keras_mae.data.worker_share import worker_share
 from keras_mae.errors import InputError
 from keras_mae.export import export_saved_model
@@ -31,6 +32,7 @@ from keras_mae.training.callbacks import (
     ReleaseFreedMemoryWhileCompiling, StopOnInterrupt, TrainingThroughput, save_atomically,
 )
 from keras_mae.training.checks import check_config, check_workdir
+from keras_mae.training.config_change import check_resumed_config
 from keras_mae.training.distribute import (
     check_global_batch, is_chief, make_strategy, same_on_every_worker, split_cpu,
 )
@@ -83,10 +85,12 @@ class Job:
                     steps_per_execution=self.config.steps_per_execution)
 
 
-def prepare(config, workdir, require_labels=False):
+def prepare(config, workdir, require_labels=False, allow_config_change=False):
     """Check everything knowable before work, choose the strategy and load the data sources.
 
-    Raises `InputError` for bad input, before anything is written to `workdir`.
+    Raises `InputError` for bad input, before anything is written to `workdir`; also for a
+    run in `workdir` that this one would resume with a changed config, unless
+    `allow_config_change`.
     """
     storage.check_file_system(workdir)
     adopt_preset_normalization(config)
@@ -107,6 +111,8 @@ def prepare(config, workdir, require_labels=False):
         train_source.num_examples // config.batch_size, config.grad_accum_steps)
     first_epoch, first_step = resume_position_of_every_worker(
         strategy, storage.join(workdir, "backup"))
+    if (first_epoch, first_step) != (0, 0):
+        check_resumed_config(config, workdir, first_epoch, allow=allow_config_change)
     return Job(config, strategy, chief, workdir, outdir, train_source, eval_source,
                steps_per_epoch, first_epoch, first_step)
 
@@ -275,7 +281,6 @@ def refuse_unreadable_images(sources, backup, outdir, shown=3):
     if not unreadable:
         return
     backup.save_now()
-    names = "; ".join(f"{file} ({reason})" for file, reason in unreadable[:shown])
     more = ""
     if len(unreadable) > shown:
         listing = storage.join(outdir, "unreadable_images.txt")
@@ -283,8 +288,8 @@ def refuse_unreadable_images(sources, backup, outdir, shown=3):
                            "".join(f"{file}\t{reason}\n" for file, reason in unreadable))
         more = f"; and {len(unreadable) - shown} more, all listed in {listing}"
     raise InputError(
-        f"{len(unreadable)} image file(s) cannot be decoded: {names}{more}. Delete or replace "
-        "them, then re-run the same command: it resumes from the backup just written."
+        f"{unreadable_summary(unreadable, shown)}{more}. Delete or replace them, then re-run "
+        "the same command: it resumes from the backup just written."
     ) from None
 
 

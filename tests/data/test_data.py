@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -41,6 +43,24 @@ def test_flat_folder_gives_unlabelled_images(cifar_folder):
     source = from_folder(cifar_folder / "test" / "cat")
     assert source.num_classes == 0
     assert {int(l) for _, l in source.dataset} == {-1}
+
+
+def test_images_beside_class_folders_are_left_out_with_a_warning(small_cifar_folder, tmp_path,
+                                                                caplog):
+    classes = sorted((small_cifar_folder / "test").iterdir())[:2]
+    for class_dir in classes:
+        shutil.copytree(class_dir, tmp_path / class_dir.name)
+    for loose in sorted(classes[0].glob("*.jpg"))[:3]:
+        shutil.copyfile(loose, tmp_path / f"loose_{loose.name}")
+    with caplog.at_level("WARNING"):
+        source = from_folder(tmp_path)
+    in_classes = sum(len(list(c.glob("*.jpg"))) for c in classes)
+    assert source.num_examples == in_classes and not any("loose_" in f for f in source.files)
+    assert "3 image(s) directly in" in caplog.text and "are ignored" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        from_folder(small_cifar_folder / "test")  # class folders alone: no warning
+    assert "ignored" not in caplog.text
 
 
 def test_missing_and_empty_folders_are_refused(tmp_path):

@@ -18,6 +18,7 @@ TENSORFLOW_LINES = ("absl::InitializeLog", "oneDNN custom operations", "cuda")
 @pytest.mark.parametrize("argv, expected", [
     (["python", "-m", "keras_mae.export", "--checkpoint", "m.keras"], True),
     (["python", "-m", "keras_mae.visualize"], True),
+    (["python", "-m", "keras_mae.data.stats", "my_images"], True),
     (["python", str(REPO / "train.py"), "--config", "configs/quickstart.py"], True),
     (["/venv/bin/python", "/venv/bin/keras-mae-train", "--config", "c.py"], True),
     (["python", "-m", "keras_mae.train"], True),
