@@ -63,10 +63,12 @@ def test_every_config_line_is_accepted_by_train_py_flags_and_checks(kind):
         setups = json.loads(RECORD.read_text())["figures"]["setups"].values()
         lines = [base + setup["config"].split() for setup in setups]
     for arguments in lines:
+        argv = ["train.py", *arguments]
         values = flags.FlagValues()
-        config_flags.DEFINE_config_file("config", None, "Run config file.", flag_values=values)
+        config_flags.DEFINE_config_file("config", None, "Run config file.", flag_values=values,
+                                        sys_argv=argv)  # an unknown field fails in here
         flags.DEFINE_string("workdir", None, "Work directory.", flag_values=values)
-        values(["train.py", *arguments])
+        values(argv)
         config = values.config
         check_config(config)
         for override in (a for a in arguments if a.startswith("--config.")):
