@@ -3,7 +3,7 @@ pretraining and fine-tuning, the tokens its encoder sees, and the peak RSS of pr
 at two small batches on this CPU, each in a fresh process; written to
 bench/results/preset_cards.json, from which docs/presets.py writes docs/presets.md.
 
-    python bench/preset_cards.py       # every preset, about half an hour on 2 cores
+    python bench/preset_cards.py       # every preset, about 15 minutes on 2 cores
 """
 
 import argparse
@@ -16,6 +16,8 @@ from flops import encoder_tokens, forward_flops
 from peak_memory import peak_rss_mb
 from record import write_figures
 
+from keras_mae.training.checks import parameter_counts
+
 # Two batches, so that the cards show what one more image costs; ViT-H's steps at 8 peak near
 # 13 GiB, inside this 24 GiB machine.
 BATCHES = (4, 8)
@@ -24,8 +26,6 @@ MASK_RATIO = 0.75  # MaskedAutoencoder's default, the paper's
 
 def static_card(name):
     """What a preset is and costs, from its architecture alone (no TensorFlow run)."""
-    from keras_mae.training.checks import parameter_counts
-
     architecture = preset_architecture(name, mask_ratio=MASK_RATIO)
     parameters = parameter_counts(architecture)
     return {
