@@ -46,6 +46,11 @@ def _presets():
     return product_source("keras_mae/models/presets.py", InputError=errors.InputError)
 
 
+def preset_names():
+    """Every preset's name, sorted, as `keras_mae.list_presets()` gives them."""
+    return _presets().list_presets()
+
+
 def preset_architecture(name, **overrides):
     """A preset's flat constructor arguments (the backbone's and the decoder's) with
     `overrides`, and `image_size` as a (height, width) pair. Unknown names are refused."""

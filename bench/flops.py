@@ -17,29 +17,37 @@ def transformer_flops(tokens, dim, mlp_dim, depth):
     return depth * (projections + attention)
 
 
+def encoder_tokens(architecture, mode="train"):
+    """Tokens the encoder runs on per image, the cls token included: the visible patches in
+    pretraining (`mask_ratio`, 0.75 unless set), every patch in `infer` or with
+    `mask_token_in_encoder`."""
+    height, width = architecture["image_size"]
+    patches = (height // architecture["patch_size"]) * (width // architecture["patch_size"])
+    if mode == "infer" or architecture.get("mask_token_in_encoder"):
+        return 1 + patches
+    return 1 + int(patches * (1 - architecture.get("mask_ratio", 0.75)))  # as num_visible
+
+
 def forward_flops(architecture, mode="train"):
     """Forward FLOPs per image: the pretraining model (`train`) or the unmasked encoder (`infer`).
-    The pretraining model follows the architecture's MAE fields: `mask_ratio` (0.75 unless
-    set), `decoder_num_layers` (0: one linear layer from the encoder's width to pixels) and
-    `mask_token_in_encoder` (the encoder on every patch, the decoder without mask tokens)."""
+    The pretraining model follows the architecture's MAE fields: `mask_ratio` and
+    `mask_token_in_encoder` (`encoder_tokens`), `decoder_num_layers` (0: one linear layer from
+    the encoder's width to pixels)."""
     height, width = architecture["image_size"]
     patch, channels = architecture["patch_size"], architecture["num_channels"]
     patches = (height // patch) * (width // patch)
     pixels_per_patch = patch * patch * channels
     enc_dim = architecture["hidden_dim"]
     embed = 2 * patches * pixels_per_patch * enc_dim  # every patch is embedded, then gathered
-    if mode == "infer" or architecture.get("mask_token_in_encoder"):
-        encoded = patches
-    else:
-        encoded = int(patches * (1 - architecture.get("mask_ratio", 0.75)))  # as num_visible
+    encoded = encoder_tokens(architecture, mode)
     encoder = transformer_flops(
-        1 + encoded, enc_dim, architecture["mlp_dim"], architecture["num_layers"]
+        encoded, enc_dim, architecture["mlp_dim"], architecture["num_layers"]
     )
     if mode == "infer":
         return embed + encoder
     dec_depth = architecture["decoder_num_layers"]
     dec_dim = architecture["decoder_hidden_dim"] if dec_depth else enc_dim
-    decoder_embed = 2 * (1 + encoded) * enc_dim * dec_dim if dec_depth else 0
+    decoder_embed = 2 * encoded * enc_dim * dec_dim if dec_depth else 0
     decoder = transformer_flops(1 + patches, dec_dim, architecture["decoder_mlp_dim"], dec_depth)
     prediction = 2 * (1 + patches) * dec_dim * pixels_per_patch
     return embed + encoder + decoder_embed + decoder + prediction

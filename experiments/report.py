@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 import sys
 
+from devtools.markers import between_markers
 from experiments import prose
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -122,12 +123,10 @@ def pages_beside(results_dir):
 def update_pages(pages, marker, text):
     """Replace what stands between `<!-- <marker> -->` and `<!-- /<marker> -->` in each of
     `pages` by `text`; a page without those markers, or a missing one, is left alone."""
-    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
     for page in pages:
-        content = page.read_text() if page.exists() else ""
-        if start in content:
-            before, rest = content.split(start, 1)
-            page.write_text(f"{before}{start}\n{text}\n{end}{rest.split(end, 1)[1]}")
+        updated = between_markers(page.read_text() if page.exists() else "", marker, text)
+        if updated is not None:
+            page.write_text(updated)
 
 
 def draw_curves(results, path):

@@ -1,8 +1,11 @@
 """Shared fixtures: quiet TensorFlow, a tiny model, and real CIFAR-10 images from ../shared/data."""
 
+import importlib
+import importlib.util
 import itertools
 import json
 import os
+import sys
 import types
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -28,6 +31,23 @@ from keras_mae.training.pretrain import pretrain
 split_cpu(2)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def page_generator(name):
+    """docs/<name>.py, the script that writes a generated page (or its table), as a module."""
+    spec = importlib.util.spec_from_file_location(f"{name}_page", REPO / "docs" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench_module(name):
+    """A bench module, imported as the benches import each other (from bench/)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(REPO / "bench"))
 
 TINY = dict(
     image_size=(16, 24), patch_size=4, num_channels=3,

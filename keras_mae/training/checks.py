@@ -228,25 +228,33 @@ def checkpoint_bytes(arguments):
 def parameter_count(arguments):
     """The number of weights (trainable and the fixed position tables) of the
     `MaskedAutoencoder(**arguments)`, counted without building it."""
+    return sum(parameter_counts(arguments).values())
+
+
+def parameter_counts(arguments):
+    """`parameter_count` in parts: {"encoder": n, "decoder": n, "position_tables": n}, the
+    backbone's and the rest's (decoder, pixel prediction) weights apart from their sin-cos
+    position tables, which are fixed unless `trainable_pos_embed`."""
     rows, cols = check_patch_grid(image_size_pair(arguments["image_size"]), arguments["patch_size"])
     tokens = rows * cols + 1
     patch = arguments["patch_size"] ** 2 * arguments["num_channels"]
     width, decoder_width = arguments["hidden_dim"], arguments["decoder_hidden_dim"]
     encoder = (
         patch * width + width  # patch embedding
-        + width + tokens * width  # cls token, position table
+        + width  # cls token
         + arguments["num_layers"] * _block_parameters(width, arguments["mlp_dim"])
         + 2 * width  # final norm
     )
     decoder = (
         width * decoder_width + decoder_width  # embedding
-        + decoder_width + tokens * decoder_width  # mask token, position table
+        + decoder_width  # mask token
         + arguments["decoder_num_layers"]
         * _block_parameters(decoder_width, arguments["decoder_mlp_dim"])
         + 2 * decoder_width  # final norm
         + decoder_width * patch + patch  # pixel prediction
     )
-    return encoder + decoder
+    return {"encoder": encoder, "decoder": decoder,
+            "position_tables": tokens * (width + decoder_width)}
 
 
 def _block_parameters(width, mlp_width):

@@ -1,7 +1,6 @@
 """The benches, run as a user runs them, on tiny architectures for a few steps, and the pieces
 they share."""
 
-import importlib
 import json
 import math
 import pathlib
@@ -11,21 +10,14 @@ import sys
 
 import pytest
 
+from conftest import bench_module
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BENCH = REPO / "bench"
 TINY_ARCHITECTURE = [
     "hidden_dim=32", "num_layers=1", "num_heads=2", "mlp_dim=64",
     "decoder_hidden_dim=16", "decoder_num_layers=1", "decoder_num_heads=2", "decoder_mlp_dim=32",
 ]
-
-
-def bench_module(name):
-    """A bench module, imported as the benches import each other (from bench/)."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(BENCH))
 
 
 @pytest.mark.slow

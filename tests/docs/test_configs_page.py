@@ -1,26 +1,16 @@
 """docs/configs.md is what `python docs/configs.py` generates from the config functions and
 their comments, so that it lists every field with its current default and meaning."""
 
-import importlib.util
-import pathlib
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
-
-
-def _generator():
-    spec = importlib.util.spec_from_file_location("configs_page", REPO / "docs" / "configs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import REPO, page_generator
 
 
 def test_configs_page_is_up_to_date():
-    assert (REPO / "docs" / "configs.md").read_text() == _generator().markdown(), (
+    assert (REPO / "docs" / "configs.md").read_text() == page_generator("configs").markdown(), (
         "docs/configs.md is stale: run `python docs/configs.py`")
 
 
 def test_every_field_of_every_task_is_on_the_page():
-    generator = _generator()
+    generator = page_generator("configs")
     page = (REPO / "docs" / "configs.md").read_text()
     for task, fields in generator.task_defaults().items():
         for field in fields:
@@ -39,5 +29,5 @@ def test_each_field_has_a_comment_of_its_own_beside_or_above_and_per_function():
               "    config.a = 5  # Beside.\n"
               "def g():\n"
               "    config.b = 6  # What b means here.\n")
-    assert _generator().field_meanings(source) == {
+    assert page_generator("configs").field_meanings(source) == {
         "a": "Beside.", "b": "Above, over two lines. In `g()`: What b means here."}
