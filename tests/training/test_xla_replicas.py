@@ -73,6 +73,10 @@ def one_device_pretraining():
     return pretrain_and_evaluate(one_device())
 
 
+# The merge_call branch, which CPUs take, is also run by the fine-tuning test below; its
+# pretraining run (~50 s) is left to the slow suite.
+@pytest.mark.parametrize("mirrored", [pytest.param("merge_call branch", marks=pytest.mark.slow),
+                                      "all-GPU branch"], indirect=True)
 def test_pretraining_under_xla_on_two_replicas_ends_where_one_device_ends(
         mirrored, one_device_pretraining):
     model, mirrored_weights, mirrored_loss, mirrored_held_out = pretrain_and_evaluate(mirrored)
