@@ -8,12 +8,12 @@ its source; a page's `<!-- estimates -->` ... `<!-- /estimates -->` sections are
 """
 
 import json
-import pathlib
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
+from bench_common import REPO
+from record import RESULTS
+
 # The pages checked, and the lines of each that quote the benches (None: every line).
 PAGES = {"docs/performance.md": None, "docs/pretraining.md": None, "bench/README.md": None,
          "README.md": r"^\| speed \|"}

@@ -6,9 +6,10 @@ what the benches recorded; a test fails when a page differs from what this write
 """
 
 import pathlib
-import re
 
 from check_figures import REPO, fixed, records
+
+from devtools.markers import between_markers
 
 HOSTS = ("amd", "intel")
 TINY, BASE = "mae_vit_tiny_patch4_32", "mae_vit_base_patch16"
@@ -235,10 +236,10 @@ def tables(all_records=None):
 
 def filled(page_text, name, markdown):
     """`page_text` with the section between `<!-- figures:name -->` markers set to `markdown`."""
-    pattern = re.compile(rf"(<!-- figures:{name} -->\n).*?(\n<!-- /figures:{name} -->)", re.S)
-    if not pattern.search(page_text):
+    text = between_markers(page_text, f"figures:{name}", markdown)
+    if text is None:
         raise ValueError(f"no <!-- figures:{name} --> section")
-    return pattern.sub(lambda match: match[1] + markdown + match[2], page_text)
+    return text
 
 
 def rewrite(repo=REPO):

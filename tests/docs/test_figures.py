@@ -3,25 +3,14 @@ README's speed row are those of the benches' records (bench/results/*.json): the
 what bench/figure_tables.py writes from them, and every other number with a unit is one a
 record gives, as printed (bench/check_figures.py)."""
 
-import importlib
 import json
 import re
-import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, bench_module
 
 RESULTS = REPO / "bench" / "results"
-
-
-def bench_module(name):
-    """A module of bench/, imported as the benches import each other (from bench/)."""
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(REPO / "bench"))
 
 
 check_figures = bench_module("check_figures")
