@@ -25,7 +25,7 @@ SUITS = {
     "mae_vit_large_patch16": "224-px ImageNet-like photos, ImageNet-1k scale; the paper's default",
     "mae_vit_huge_patch14": "224-px ImageNet-like photos, ImageNet-1k scale; the paper's largest",
     "mae_vit_tiny_patch4_32": "32-px CIFAR-like RGB (CIFAR-10/100, SVHN)",
-    "mae_vit_micro_patch4_32": "32-px CIFAR-like RGB in minutes on a laptop CPU",
+    "mae_vit_micro_patch4_32": "32-px CIFAR-like RGB on a CPU (the CIFAR-10 proof's model)",
     "mae_vit_micro_patch4_28_grey": "28-px greyscale (Fashion-MNIST, MNIST; the bundled sample)",
 }
 
